@@ -1,0 +1,9 @@
+//! Portcullis: a security gateway for MCP tool traffic.
+//!
+//! This library holds the stages; the `portcullis` binary wires them to the
+//! command line. Today: the kernel edge layer ([`edge`]) and configuration
+//! ([`config`]).
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod edge;
