@@ -25,9 +25,17 @@ pub mod tcp_flags {
 #[derive(Clone, Debug)]
 pub enum L4 {
     /// TCP with these flags.
-    Tcp { src_port: u16, dst_port: u16, flags: u8 },
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        flags: u8,
+    },
     /// UDP with this payload.
-    Udp { src_port: u16, dst_port: u16, payload: Vec<u8> },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+        payload: Vec<u8>,
+    },
     /// Raw bytes with an explicit protocol number.
     Raw { protocol: u8, bytes: Vec<u8> },
 }
@@ -35,17 +43,29 @@ pub enum L4 {
 impl L4 {
     /// A TCP SYN (new connection).
     pub fn syn(dst_port: u16) -> Self {
-        L4::Tcp { src_port: 40_000, dst_port, flags: tcp_flags::SYN }
+        L4::Tcp {
+            src_port: 40_000,
+            dst_port,
+            flags: tcp_flags::SYN,
+        }
     }
 
     /// A TCP ACK (established traffic).
     pub fn ack(dst_port: u16) -> Self {
-        L4::Tcp { src_port: 40_000, dst_port, flags: tcp_flags::ACK | tcp_flags::PSH }
+        L4::Tcp {
+            src_port: 40_000,
+            dst_port,
+            flags: tcp_flags::ACK | tcp_flags::PSH,
+        }
     }
 
     /// A UDP datagram with a small payload.
     pub fn udp(dst_port: u16) -> Self {
-        L4::Udp { src_port: 40_000, dst_port, payload: b"portcullis-test".to_vec() }
+        L4::Udp {
+            src_port: 40_000,
+            dst_port,
+            payload: b"portcullis-test".to_vec(),
+        }
     }
 
     /// A QUIC long-header Initial for `version` (1 or 0x6b3343cf).
@@ -55,14 +75,22 @@ impl L4 {
         payload.extend_from_slice(&version.to_be_bytes());
         payload.extend_from_slice(&[8, 1, 2, 3, 4, 5, 6, 7, 8, 0]);
         payload.resize(1200, 0);
-        L4::Udp { src_port: 40_001, dst_port, payload }
+        L4::Udp {
+            src_port: 40_001,
+            dst_port,
+            payload,
+        }
     }
 
     /// A QUIC 1-RTT short-header packet (not a new connection).
     pub fn quic_short(dst_port: u16) -> Self {
         let mut payload = vec![0x40];
         payload.resize(100, 0xaa);
-        L4::Udp { src_port: 40_001, dst_port, payload }
+        L4::Udp {
+            src_port: 40_001,
+            dst_port,
+            payload,
+        }
     }
 
     fn protocol(&self) -> u8 {
@@ -77,7 +105,11 @@ impl L4 {
     /// the pseudo-header of `src`/`dst`.
     fn bytes(&self, src: IpAddr, dst: IpAddr) -> Vec<u8> {
         let (mut out, checksum_at) = match self {
-            L4::Tcp { src_port, dst_port, flags } => {
+            L4::Tcp {
+                src_port,
+                dst_port,
+                flags,
+            } => {
                 let mut h = Vec::with_capacity(20);
                 h.extend_from_slice(&src_port.to_be_bytes());
                 h.extend_from_slice(&dst_port.to_be_bytes());
@@ -89,7 +121,11 @@ impl L4 {
                 h.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent
                 (h, Some(16))
             }
-            L4::Udp { src_port, dst_port, payload } => {
+            L4::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } => {
                 let mut h = Vec::with_capacity(8 + payload.len());
                 h.extend_from_slice(&src_port.to_be_bytes());
                 h.extend_from_slice(&dst_port.to_be_bytes());
@@ -116,7 +152,11 @@ impl L4 {
 fn ones_complement_sum(data: &[u8]) -> u32 {
     let mut sum = 0u32;
     for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { u16::from(chunk[0]) << 8 };
+        let word = if chunk.len() == 2 {
+            u16::from_be_bytes([chunk[0], chunk[1]])
+        } else {
+            u16::from(chunk[0]) << 8
+        };
         sum += u32::from(word);
     }
     sum
@@ -257,7 +297,8 @@ impl Frame {
         h.push(0);
         h.extend_from_slice(&((ihl * 4 + l4_len) as u16).to_be_bytes());
         h.extend_from_slice(&0x4242u16.to_be_bytes());
-        let flags_frag = (u16::from(self.ipv4_more_fragments) << 13) | (self.ipv4_fragment_offset & 0x1fff);
+        let flags_frag =
+            (u16::from(self.ipv4_more_fragments) << 13) | (self.ipv4_fragment_offset & 0x1fff);
         h.extend_from_slice(&flags_frag.to_be_bytes());
         h.push(64);
         h.push(self.l4.protocol());
@@ -273,7 +314,11 @@ impl Frame {
     fn ipv6_header(&self, src: Ipv6Addr, dst: Ipv6Addr, l4_len: usize) -> Vec<u8> {
         let mut ext = Vec::new();
         for (i, (_, body)) in self.ipv6_ext.iter().enumerate() {
-            let next = self.ipv6_ext.get(i + 1).map(|(k, _)| *k).unwrap_or(self.l4.protocol());
+            let next = self
+                .ipv6_ext
+                .get(i + 1)
+                .map(|(k, _)| *k)
+                .unwrap_or(self.l4.protocol());
             ext.push(next);
             // Fragment headers have a reserved byte where others have a length.
             let mut padded = body.clone();
@@ -287,7 +332,11 @@ impl Frame {
             }
             ext.extend_from_slice(&padded);
         }
-        let first = self.ipv6_ext.first().map(|(k, _)| *k).unwrap_or(self.l4.protocol());
+        let first = self
+            .ipv6_ext
+            .first()
+            .map(|(k, _)| *k)
+            .unwrap_or(self.l4.protocol());
         let mut h = Vec::with_capacity(40 + ext.len());
         h.extend_from_slice(&[0x60, 0, 0, 0]);
         h.extend_from_slice(&((ext.len() + l4_len) as u16).to_be_bytes());
@@ -336,7 +385,9 @@ mod tests {
 
     #[test]
     fn ipv4_header_checksum_verifies() {
-        let f = Frame::new(addr::v4(0, 1), addr::v4(0, 2), L4::syn(443)).ipv4_options(&[1, 1, 1, 1]).build();
+        let f = Frame::new(addr::v4(0, 1), addr::v4(0, 2), L4::syn(443))
+            .ipv4_options(&[1, 1, 1, 1])
+            .build();
         let ip = &f[14..14 + 24];
         assert_eq!(fold(ones_complement_sum(ip)), 0);
         assert_eq!(ip[0], 0x46);

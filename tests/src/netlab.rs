@@ -23,8 +23,16 @@ static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
 
 /// Runs `ip` with `args`, panicking with its stderr on failure.
 pub fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("running `ip` (iproute2)");
-    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("running `ip` (iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
 }
 
 /// Two namespaces, `tx` and `rx`, joined by a veth pair.
@@ -43,23 +51,31 @@ pub struct Lab {
 impl Lab {
     /// Creates the namespaces and the link; `tag` (≤ 4 chars) names them.
     pub fn create(tag: &str) -> Self {
-        let id = (std::process::id() % 10_000) * 100 + NEXT_LAB.fetch_add(1, Ordering::Relaxed) % 100;
+        let id =
+            (std::process::id() % 10_000) * 100 + NEXT_LAB.fetch_add(1, Ordering::Relaxed) % 100;
         let lab = Self {
             tx_ns: format!("pc-{tag}-{id}-tx"),
             rx_ns: format!("pc-{tag}-{id}-rx"),
             tx_if: format!("pc{tag}{id}t"),
             rx_if: format!("pc{tag}{id}r"),
         };
-        assert!(lab.rx_if.len() < 16, "interface name too long: {}", lab.rx_if);
+        assert!(
+            lab.rx_if.len() < 16,
+            "interface name too long: {}",
+            lab.rx_if
+        );
         // From here on, Drop cleans up whatever was created.
         ip(&["netns", "add", &lab.tx_ns]);
         ip(&["netns", "add", &lab.rx_ns]);
-        ip(&["link", "add", &lab.tx_if, "type", "veth", "peer", "name", &lab.rx_if]);
+        ip(&[
+            "link", "add", &lab.tx_if, "type", "veth", "peer", "name", &lab.rx_if,
+        ]);
         ip(&["link", "set", &lab.tx_if, "netns", &lab.tx_ns]);
         ip(&["link", "set", &lab.rx_if, "netns", &lab.rx_ns]);
-        for (ns, ifname, v4, v6) in
-            [(&lab.tx_ns, &lab.tx_if, "198.18.1.2/24", "2001:2:0:1::2/64"), (&lab.rx_ns, &lab.rx_if, "198.18.1.1/24", "2001:2:0:1::1/64")]
-        {
+        for (ns, ifname, v4, v6) in [
+            (&lab.tx_ns, &lab.tx_if, "198.18.1.2/24", "2001:2:0:1::2/64"),
+            (&lab.rx_ns, &lab.rx_if, "198.18.1.1/24", "2001:2:0:1::1/64"),
+        ] {
             ip(&["-n", ns, "link", "set", "lo", "up"]);
             ip(&["-n", ns, "addr", "add", v4, "dev", ifname]);
             ip(&["-n", ns, "addr", "add", v6, "dev", ifname, "nodad"]);
@@ -81,8 +97,10 @@ impl Drop for Lab {
 
 /// Moves the calling thread into network namespace `ns`.
 pub fn enter_netns(ns: &str) {
-    let file = File::open(format!("/run/netns/{ns}")).unwrap_or_else(|e| panic!("opening netns {ns}: {e}"));
-    nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap_or_else(|e| panic!("setns {ns}: {e}"));
+    let file = File::open(format!("/run/netns/{ns}"))
+        .unwrap_or_else(|e| panic!("opening netns {ns}: {e}"));
+    nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+        .unwrap_or_else(|e| panic!("setns {ns}: {e}"));
 }
 
 /// An AF_PACKET socket bound to one interface.
@@ -161,7 +179,8 @@ impl PacketSocket {
             let err = io::Error::last_os_error();
             // The veth queue is full: the flood outran the receiver. Back
             // off briefly instead of losing the frame before the filter.
-            if err.raw_os_error() == Some(libc::ENOBUFS) || err.raw_os_error() == Some(libc::EAGAIN) {
+            if err.raw_os_error() == Some(libc::ENOBUFS) || err.raw_os_error() == Some(libc::EAGAIN)
+            {
                 thread::sleep(Duration::from_micros(50));
                 continue;
             }
@@ -171,7 +190,11 @@ impl PacketSocket {
 
     /// Receives one frame into `buf`, waiting at most `timeout`.
     pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
-        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         let ready = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
         if ready < 0 {
@@ -198,7 +221,10 @@ pub fn source_of(frame: &[u8]) -> Option<(IpAddr, u8)> {
     match ether_type {
         0x0800 => {
             let ip = frame.get(14..34)?;
-            Some((IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15])), ip[9]))
+            Some((
+                IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15])),
+                ip[9],
+            ))
         }
         0x86dd => {
             let ip = frame.get(14..54)?;
@@ -226,7 +252,8 @@ impl Receiver {
         let (ns, ifname, flag) = (ns.to_owned(), ifname.to_owned(), stop.clone());
         let handle = thread::spawn(move || {
             enter_netns(&ns);
-            let socket = PacketSocket::open(&ifname).unwrap_or_else(|e| panic!("packet socket on {ifname}: {e}"));
+            let socket = PacketSocket::open(&ifname)
+                .unwrap_or_else(|e| panic!("packet socket on {ifname}: {e}"));
             let _ = ready_tx.send(());
             let mut tally = Tally::new();
             let mut buf = vec![0u8; 65_536];
@@ -245,7 +272,9 @@ impl Receiver {
             }
             tally
         });
-        ready_rx.recv_timeout(Duration::from_secs(10)).expect("receiver did not start");
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("receiver did not start");
         Self { stop, handle }
     }
 
@@ -259,11 +288,18 @@ impl Receiver {
 /// Sends `frames` in order from `ifname` in `ns`, pacing them `gap` apart
 /// (zero: as fast as possible), stopping early at `deadline`. Returns how
 /// many were sent and how long sending took.
-pub fn send_frames(ns: &str, ifname: &str, frames: Vec<Vec<u8>>, gap: Duration, deadline: Duration) -> (u64, Duration) {
+pub fn send_frames(
+    ns: &str,
+    ifname: &str,
+    frames: Vec<Vec<u8>>,
+    gap: Duration,
+    deadline: Duration,
+) -> (u64, Duration) {
     let (ns, ifname) = (ns.to_owned(), ifname.to_owned());
     thread::spawn(move || {
         enter_netns(&ns);
-        let socket = PacketSocket::open(&ifname).unwrap_or_else(|e| panic!("packet socket on {ifname}: {e}"));
+        let socket = PacketSocket::open(&ifname)
+            .unwrap_or_else(|e| panic!("packet socket on {ifname}: {e}"));
         let started = Instant::now();
         let mut sent = 0u64;
         for (i, frame) in frames.iter().enumerate() {
@@ -276,7 +312,9 @@ pub fn send_frames(ns: &str, ifname: &str, frames: Vec<Vec<u8>>, gap: Duration, 
                     thread::sleep(wait);
                 }
             }
-            socket.send(frame).unwrap_or_else(|e| panic!("sending on {ifname}: {e}"));
+            socket
+                .send(frame)
+                .unwrap_or_else(|e| panic!("sending on {ifname}: {e}"));
             sent += 1;
         }
         (sent, started.elapsed())

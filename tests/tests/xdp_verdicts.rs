@@ -10,7 +10,7 @@ use std::{net::IpAddr, time::Duration};
 use gateway_common::Counter;
 use gateway_user::edge::{Cidr, EdgeLimits, EdgeProgram, ListKind, Mode};
 use portcullis_tests::{
-    frames::{L4, Frame, addr, arp_request},
+    frames::{Frame, L4, addr, arp_request},
     require_root,
 };
 
@@ -35,7 +35,10 @@ fn load(limits: &EdgeLimits) -> EdgeProgram {
 }
 
 fn run(program: &EdgeProgram, frame: &[u8]) -> u32 {
-    program.test_run(frame, 1).unwrap_or_else(|e| panic!("test run: {e}")).0
+    program
+        .test_run(frame, 1)
+        .unwrap_or_else(|e| panic!("test run: {e}"))
+        .0
 }
 
 /// Runs `frame` `n` times and returns the verdicts in order.
@@ -50,8 +53,17 @@ fn counters(program: &EdgeProgram) -> [u64; Counter::COUNT as usize] {
 fn expect_counters(program: &EdgeProgram, expected: &[(Counter, u64)]) {
     let got = counters(program);
     for counter in Counter::ALL {
-        let want = expected.iter().find(|(c, _)| *c == counter).map(|(_, n)| *n).unwrap_or(0);
-        assert_eq!(got[counter as usize], want, "counter {} (all: {got:?})", counter.name());
+        let want = expected
+            .iter()
+            .find(|(c, _)| *c == counter)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
+        assert_eq!(
+            got[counter as usize],
+            want,
+            "counter {} (all: {got:?})",
+            counter.name()
+        );
     }
 }
 
@@ -70,7 +82,10 @@ fn ipv4_udp_to_protected_port_is_limited_to_the_burst() {
     }
     let program = load(&limits(3, 100));
     let frame = Frame::new(addr::v4(9, 1), dst4(), L4::udp(PORT)).build();
-    assert_eq!(run_n(&program, &frame, 5), [XDP_PASS, XDP_PASS, XDP_PASS, XDP_DROP, XDP_DROP]);
+    assert_eq!(
+        run_n(&program, &frame, 5),
+        [XDP_PASS, XDP_PASS, XDP_PASS, XDP_DROP, XDP_DROP]
+    );
     // Another source has its own bucket.
     let other = Frame::new(addr::v4(9, 2), dst4(), L4::udp(PORT)).build();
     assert_eq!(run(&program, &other), XDP_PASS);
@@ -89,7 +104,15 @@ fn unprotected_ports_and_other_protocols_pass_uncharged() {
     let src = addr::v4(9, 3);
     let to_other_port = Frame::new(src, dst4(), L4::udp(53)).build();
     assert_eq!(run_n(&program, &to_other_port, 4), [XDP_PASS; 4]);
-    let icmp = Frame::new(src, dst4(), L4::Raw { protocol: 1, bytes: vec![8, 0, 0, 0, 0, 1, 0, 1] }).build();
+    let icmp = Frame::new(
+        src,
+        dst4(),
+        L4::Raw {
+            protocol: 1,
+            bytes: vec![8, 0, 0, 0, 0, 1, 0, 1],
+        },
+    )
+    .build();
     assert_eq!(run_n(&program, &icmp, 3), [XDP_PASS; 3]);
     // The protected port still has the full burst of one.
     let protected = Frame::new(src, dst4(), L4::ack(PORT)).build();
@@ -105,14 +128,29 @@ fn tcp_syn_is_limited_by_the_new_connection_bucket() {
     let program = load(&limits(100, 2));
     let src = addr::v4(9, 4);
     let syn = Frame::new(src, dst4(), L4::syn(PORT)).build();
-    assert_eq!(run_n(&program, &syn, 4), [XDP_PASS, XDP_PASS, XDP_DROP, XDP_DROP]);
+    assert_eq!(
+        run_n(&program, &syn, 4),
+        [XDP_PASS, XDP_PASS, XDP_DROP, XDP_DROP]
+    );
     // Established traffic (ACK set) is not a new connection.
     let ack = Frame::new(src, dst4(), L4::ack(PORT)).build();
     assert_eq!(run_n(&program, &ack, 3), [XDP_PASS; 3]);
     // SYN+ACK is a reply, not a new connection.
-    let syn_ack = Frame::new(src, dst4(), L4::Tcp { src_port: 1, dst_port: PORT, flags: 0x12 }).build();
+    let syn_ack = Frame::new(
+        src,
+        dst4(),
+        L4::Tcp {
+            src_port: 1,
+            dst_port: PORT,
+            flags: 0x12,
+        },
+    )
+    .build();
     assert_eq!(run(&program, &syn_ack), XDP_PASS);
-    expect_counters(&program, &[(Counter::Passed, 6), (Counter::DroppedConnRate, 2)]);
+    expect_counters(
+        &program,
+        &[(Counter::Passed, 6), (Counter::DroppedConnRate, 2)],
+    );
 }
 
 #[test]
@@ -126,7 +164,11 @@ fn quic_initial_is_a_new_connection_and_short_headers_are_not() {
     let v2 = Frame::new(src, dst4(), L4::quic_initial(PORT, 0x6b33_43cf)).build();
     assert_eq!(run(&program, &v1), XDP_PASS);
     assert_eq!(run(&program, &v2), XDP_PASS);
-    assert_eq!(run(&program, &v1), XDP_DROP, "third Initial exceeds the new-connection burst of 2");
+    assert_eq!(
+        run(&program, &v1),
+        XDP_DROP,
+        "third Initial exceeds the new-connection burst of 2"
+    );
     let short = Frame::new(src, dst4(), L4::quic_short(PORT)).build();
     assert_eq!(run_n(&program, &short, 3), [XDP_PASS; 3]);
     // A v1 Handshake packet (type 2) is not an Initial.
@@ -134,8 +176,14 @@ fn quic_initial_is_a_new_connection_and_short_headers_are_not() {
     if let L4::Udp { payload, .. } = &mut handshake {
         payload[0] = 0xe0;
     }
-    assert_eq!(run(&program, &Frame::new(src, dst4(), handshake).build()), XDP_PASS);
-    expect_counters(&program, &[(Counter::Passed, 6), (Counter::DroppedConnRate, 1)]);
+    assert_eq!(
+        run(&program, &Frame::new(src, dst4(), handshake).build()),
+        XDP_PASS
+    );
+    expect_counters(
+        &program,
+        &[(Counter::Passed, 6), (Counter::DroppedConnRate, 1)],
+    );
 }
 
 #[test]
@@ -152,7 +200,10 @@ fn ipv6_sources_share_a_bucket_per_slash_64() {
     assert_eq!(run(&program, &a), XDP_DROP, "same /64 as b: bucket shared");
     assert_eq!(run(&program, &other_net), XDP_PASS);
     expect_counters(&program, &[(Counter::Passed, 3), (Counter::DroppedRate, 1)]);
-    assert_eq!(program.maps().top_sources(1).unwrap()[0].source, "2001:2:0:7::/64");
+    assert_eq!(
+        program.maps().top_sources(1).unwrap()[0].source,
+        "2001:2:0:7::/64"
+    );
 }
 
 #[test]
@@ -161,11 +212,19 @@ fn vlan_tagged_frames_are_parsed_through_two_tags() {
         return;
     }
     let program = load(&limits(100, 1));
-    let single = Frame::new(addr::v4(9, 6), dst4(), L4::syn(PORT)).vlan(0x8100, 10).build();
+    let single = Frame::new(addr::v4(9, 6), dst4(), L4::syn(PORT))
+        .vlan(0x8100, 10)
+        .build();
     assert_eq!(run_n(&program, &single, 2), [XDP_PASS, XDP_DROP]);
-    let double = Frame::new(addr::v6(9, 6), dst6(), L4::syn(PORT)).vlan(0x88a8, 100).vlan(0x8100, 10).build();
+    let double = Frame::new(addr::v6(9, 6), dst6(), L4::syn(PORT))
+        .vlan(0x88a8, 100)
+        .vlan(0x8100, 10)
+        .build();
     assert_eq!(run_n(&program, &double, 2), [XDP_PASS, XDP_DROP]);
-    expect_counters(&program, &[(Counter::Passed, 2), (Counter::DroppedConnRate, 2)]);
+    expect_counters(
+        &program,
+        &[(Counter::Passed, 2), (Counter::DroppedConnRate, 2)],
+    );
 }
 
 #[test]
@@ -174,7 +233,9 @@ fn ipv4_options_and_ipv6_extension_headers_are_skipped() {
         return;
     }
     let program = load(&limits(100, 1));
-    let with_options = Frame::new(addr::v4(9, 7), dst4(), L4::syn(PORT)).ipv4_options(&[0x94, 4, 0, 0, 1, 1, 1, 0]).build();
+    let with_options = Frame::new(addr::v4(9, 7), dst4(), L4::syn(PORT))
+        .ipv4_options(&[0x94, 4, 0, 0, 1, 1, 1, 0])
+        .build();
     assert_eq!(run_n(&program, &with_options, 2), [XDP_PASS, XDP_DROP]);
     let with_ext = Frame::new(addr::v6(9, 7), dst6(), L4::syn(PORT))
         .ipv6_padding_ext(0)
@@ -182,8 +243,15 @@ fn ipv4_options_and_ipv6_extension_headers_are_skipped() {
         .ipv6_padding_ext(60)
         .ipv6_fragment(0, false)
         .build();
-    assert_eq!(run_n(&program, &with_ext, 2), [XDP_PASS, XDP_DROP], "SYN found behind 4 extension headers");
-    expect_counters(&program, &[(Counter::Passed, 2), (Counter::DroppedConnRate, 2)]);
+    assert_eq!(
+        run_n(&program, &with_ext, 2),
+        [XDP_PASS, XDP_DROP],
+        "SYN found behind 4 extension headers"
+    );
+    expect_counters(
+        &program,
+        &[(Counter::Passed, 2), (Counter::DroppedConnRate, 2)],
+    );
 }
 
 #[test]
@@ -211,13 +279,32 @@ fn non_first_fragments_are_charged_to_their_source() {
     let program = load(&limits(2, 100));
     let src = addr::v4(9, 9);
     // A first fragment to an unprotected port is port-matched: free.
-    let first = Frame::new(src, dst4(), L4::udp(53)).ipv4_fragment(0, true).build();
+    let first = Frame::new(src, dst4(), L4::udp(53))
+        .ipv4_fragment(0, true)
+        .build();
     assert_eq!(run_n(&program, &first, 3), [XDP_PASS; 3]);
     // Later fragments carry no port: they spend the source's packet budget.
-    let later = Frame::new(src, dst4(), L4::Raw { protocol: 17, bytes: vec![0xab; 64] }).ipv4_fragment(185, false).build();
+    let later = Frame::new(
+        src,
+        dst4(),
+        L4::Raw {
+            protocol: 17,
+            bytes: vec![0xab; 64],
+        },
+    )
+    .ipv4_fragment(185, false)
+    .build();
     assert_eq!(run_n(&program, &later, 3), [XDP_PASS, XDP_PASS, XDP_DROP]);
-    let later6 =
-        Frame::new(addr::v6(9, 9), dst6(), L4::Raw { protocol: 17, bytes: vec![0xab; 64] }).ipv6_fragment(100, false).build();
+    let later6 = Frame::new(
+        addr::v6(9, 9),
+        dst6(),
+        L4::Raw {
+            protocol: 17,
+            bytes: vec![0xab; 64],
+        },
+    )
+    .ipv6_fragment(100, false)
+    .build();
     assert_eq!(run_n(&program, &later6, 3), [XDP_PASS, XDP_PASS, XDP_DROP]);
     expect_counters(&program, &[(Counter::Passed, 7), (Counter::DroppedRate, 2)]);
 }
@@ -251,7 +338,9 @@ fn truncated_and_malformed_headers_are_dropped_and_counted() {
     let mut bad_data_offset = v4.clone();
     bad_data_offset[14 + 20 + 12] = 0x20;
     cases.push(("TCP data offset below 5", bad_data_offset));
-    let mut vlan_cut = Frame::new(addr::v4(9, 10), dst4(), L4::udp(PORT)).vlan(0x8100, 5).build();
+    let mut vlan_cut = Frame::new(addr::v4(9, 10), dst4(), L4::udp(PORT))
+        .vlan(0x8100, 5)
+        .build();
     vlan_cut.truncate(16);
     cases.push(("VLAN tag cut short", vlan_cut));
     for (name, frame) in &cases {
@@ -283,22 +372,47 @@ fn allowlist_beats_blocklist_beats_rate() {
     let frame = Frame::new(host, dst4(), L4::syn(PORT)).build();
     let block: Cidr = "198.18.20.0/24".parse().unwrap();
     let allow: Cidr = "198.18.20.5/32".parse().unwrap();
-    program.maps_mut().list_add(ListKind::Block, &block, None).unwrap();
+    program
+        .maps_mut()
+        .list_add(ListKind::Block, &block, None)
+        .unwrap();
     assert_eq!(run(&program, &frame), XDP_DROP, "blocklisted");
-    program.maps_mut().list_add(ListKind::Allow, &allow, None).unwrap();
-    assert_eq!(run_n(&program, &frame, 5), [XDP_PASS; 5], "allowlisted: neither blocked nor rate limited");
+    program
+        .maps_mut()
+        .list_add(ListKind::Allow, &allow, None)
+        .unwrap();
+    assert_eq!(
+        run_n(&program, &frame, 5),
+        [XDP_PASS; 5],
+        "allowlisted: neither blocked nor rate limited"
+    );
     // A neighbour in the blocked /24 but not allowlisted stays blocked.
     let neighbour = Frame::new(addr::v4(20, 6), dst4(), L4::syn(PORT)).build();
     assert_eq!(run(&program, &neighbour), XDP_DROP);
     // Off both lists, the buckets apply again (the packet bucket of one is
     // spent first).
-    program.maps_mut().list_remove(ListKind::Allow, &allow).unwrap();
-    program.maps_mut().list_remove(ListKind::Block, &block).unwrap();
+    program
+        .maps_mut()
+        .list_remove(ListKind::Allow, &allow)
+        .unwrap();
+    program
+        .maps_mut()
+        .list_remove(ListKind::Block, &block)
+        .unwrap();
     assert_eq!(run_n(&program, &frame, 2), [XDP_PASS, XDP_DROP]);
     // IPv6 prefixes work the same way.
     let v6: Cidr = "2001:2:0:30::/64".parse().unwrap();
-    program.maps_mut().list_add(ListKind::Block, &v6, None).unwrap();
-    assert_eq!(run(&program, &Frame::new(addr::v6(0x30, 9), dst6(), L4::udp(53)).build()), XDP_DROP);
+    program
+        .maps_mut()
+        .list_add(ListKind::Block, &v6, None)
+        .unwrap();
+    assert_eq!(
+        run(
+            &program,
+            &Frame::new(addr::v6(0x30, 9), dst6(), L4::udp(53)).build()
+        ),
+        XDP_DROP
+    );
     expect_counters(
         &program,
         &[
@@ -318,15 +432,25 @@ fn expired_bans_no_longer_drop() {
     let mut program = load(&limits(100, 100));
     let frame = Frame::new(addr::v4(21, 1), dst4(), L4::udp(PORT)).build();
     let ban: Cidr = "198.18.21.1".parse().unwrap();
-    program.maps_mut().list_add(ListKind::Block, &ban, Some(Duration::from_millis(300))).unwrap();
+    program
+        .maps_mut()
+        .list_add(ListKind::Block, &ban, Some(Duration::from_millis(300)))
+        .unwrap();
     assert_eq!(run(&program, &frame), XDP_DROP, "ban in force");
     std::thread::sleep(Duration::from_millis(400));
-    assert_eq!(run(&program, &frame), XDP_PASS, "ban lapsed in the kernel, no userspace involved");
+    assert_eq!(
+        run(&program, &frame),
+        XDP_PASS,
+        "ban lapsed in the kernel, no userspace involved"
+    );
     let listed = program.maps().list(ListKind::Block).unwrap();
     assert!(listed[0].expired, "{listed:?}");
     assert_eq!(program.maps_mut().sweep_expired().unwrap(), 1);
     assert!(program.maps().list(ListKind::Block).unwrap().is_empty());
-    expect_counters(&program, &[(Counter::DroppedBlocklist, 1), (Counter::Passed, 1)]);
+    expect_counters(
+        &program,
+        &[(Counter::DroppedBlocklist, 1), (Counter::Passed, 1)],
+    );
 }
 
 #[test]
@@ -334,7 +458,10 @@ fn monitor_mode_passes_but_counts_would_drop() {
     if !require_root("monitor_mode_passes_but_counts_would_drop") {
         return;
     }
-    let program = load(&EdgeLimits { mode: Mode::Monitor, ..limits(2, 100) });
+    let program = load(&EdgeLimits {
+        mode: Mode::Monitor,
+        ..limits(2, 100)
+    });
     let frame = Frame::new(addr::v4(22, 1), dst4(), L4::udp(PORT)).build();
     assert_eq!(run_n(&program, &frame, 5), [XDP_PASS; 5]);
     expect_counters(&program, &[(Counter::Passed, 2), (Counter::WouldDrop, 3)]);
