@@ -7,3 +7,5 @@
 
 pub mod config;
 pub mod edge;
+pub mod pin;
+pub mod validate;
