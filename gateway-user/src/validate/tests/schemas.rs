@@ -1,0 +1,481 @@
+use std::net::TcpListener;
+
+use serde_json::{Value, json};
+
+use super::{cache, tool};
+use crate::validate::{SchemaCache, SchemaKind, ValidationError, ValidationLimits};
+
+fn person() -> Value {
+    tool(json!({
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+        "required": ["name"],
+        "additionalProperties": false
+    }))
+}
+
+fn input_err(schema: Value) -> ValidationError {
+    cache()
+        .validate_arguments("up", &tool(schema), &json!({}))
+        .expect_err("the schema must be refused")
+}
+
+fn too_complex(err: &ValidationError) -> &'static str {
+    match err {
+        ValidationError::SchemaTooComplex {
+            which: SchemaKind::Input,
+            what,
+            ..
+        } => what,
+        other => panic!("expected SchemaTooComplex, got {other:?}"),
+    }
+}
+
+#[test]
+fn valid_arguments_pass() {
+    let c = cache();
+    c.validate_arguments("up", &person(), &json!({"name": "ada", "age": 36}))
+        .expect("valid");
+    c.validate_arguments("up", &person(), &json!({"name": "ada"}))
+        .expect("valid");
+}
+
+#[test]
+fn invalid_arguments_name_keyword_and_path() {
+    let c = cache();
+    let err = c
+        .validate_arguments("up", &person(), &json!({"name": "ada", "age": -1}))
+        .expect_err("minimum");
+    assert_eq!(
+        err,
+        ValidationError::ArgumentsInvalid {
+            keyword: "minimum".into(),
+            path: "/age".into()
+        }
+    );
+    let err = c
+        .validate_arguments("up", &person(), &json!({}))
+        .expect_err("required");
+    assert!(
+        matches!(err, ValidationError::ArgumentsInvalid { ref keyword, .. } if keyword == "required")
+    );
+    let err = c
+        .validate_arguments("up", &person(), &json!({"name": "a", "x": 1}))
+        .expect_err("additional");
+    assert!(
+        matches!(err, ValidationError::ArgumentsInvalid { ref keyword, .. } if keyword == "additionalProperties")
+    );
+}
+
+#[test]
+fn error_messages_do_not_echo_values() {
+    let secret = "s3cr3t-".repeat(1000);
+    let err = cache()
+        .validate_arguments("up", &person(), &json!({"name": 1, "age": secret}))
+        .expect_err("type");
+    let msg = err.to_string();
+    assert!(!msg.contains("s3cr3t"), "{msg}");
+    assert!(msg.len() < 200, "{msg}");
+    // Long, control-laden property names are shortened in paths.
+    let key = format!("\u{1b}[31m{}", "k".repeat(500));
+    let schema = tool(json!({"additionalProperties": {"type": "string"}}));
+    let err = cache()
+        .validate_arguments("up", &schema, &json!({ key: 1 }))
+        .expect_err("type");
+    let msg = err.to_string();
+    assert!(msg.len() < 250 && !msg.contains('\u{1b}'), "{msg}");
+}
+
+#[test]
+fn absent_arguments_are_an_empty_object_and_non_objects_are_refused() {
+    let c = cache();
+    let err = c
+        .validate_arguments("up", &person(), &Value::Null)
+        .expect_err("required");
+    assert!(matches!(err, ValidationError::ArgumentsInvalid { .. }));
+    c.validate_arguments("up", &tool(json!({"type": "object"})), &Value::Null)
+        .expect("empty ok");
+    for bad in [json!([1]), json!("x"), json!(3)] {
+        assert_eq!(
+            c.validate_arguments("up", &person(), &bad),
+            Err(ValidationError::ArgumentsNotObject)
+        );
+    }
+}
+
+#[test]
+fn oversized_or_deep_arguments_are_refused() {
+    let limits = ValidationLimits {
+        max_argument_bytes: 100,
+        max_argument_depth: 3,
+        ..Default::default()
+    };
+    let c = SchemaCache::new(limits);
+    let t = tool(json!({"type": "object"}));
+    let err = c
+        .validate_arguments("up", &t, &json!({"a": "x".repeat(200)}))
+        .expect_err("size");
+    assert!(
+        matches!(err, ValidationError::ArgumentsTooLarge { limit: 100, .. }),
+        "{err:?}"
+    );
+    let err = c
+        .validate_arguments("up", &t, &json!({"a": [[[1]]]}))
+        .expect_err("depth");
+    assert!(
+        matches!(err, ValidationError::ArgumentsTooLarge { limit: 3, .. }),
+        "{err:?}"
+    );
+    c.validate_arguments("up", &t, &json!({"a": [[1]]}))
+        .expect("within bounds");
+}
+
+#[test]
+fn tool_without_input_schema_is_refused() {
+    let err = cache()
+        .validate_arguments("up", &json!({"name": "t"}), &json!({}))
+        .expect_err("no schema");
+    assert_eq!(err, ValidationError::BadToolDefinition("no inputSchema"));
+    let err = cache()
+        .validate_arguments("up", &json!({"inputSchema": {}}), &json!({}))
+        .expect_err("no name");
+    assert_eq!(err, ValidationError::BadToolDefinition("no name"));
+    let err = input_err(json!(true));
+    assert!(matches!(err, ValidationError::BadToolDefinition(_)));
+}
+
+#[test]
+fn huge_schema_is_refused() {
+    let props: serde_json::Map<String, Value> = (0..20_000)
+        .map(|i| (format!("p{i}"), json!({"type": "string"})))
+        .collect();
+    let err = input_err(json!({"type": "object", "properties": props}));
+    assert_eq!(too_complex(&err), "size in bytes");
+}
+
+#[test]
+fn deeply_nested_schema_is_refused() {
+    let mut s = json!({"type": "string"});
+    for _ in 0..40 {
+        s = json!({"properties": {"a": s}});
+    }
+    assert_eq!(too_complex(&input_err(s)), "nesting depth");
+}
+
+#[test]
+fn too_many_subschemas_are_refused() {
+    let props: serde_json::Map<String, Value> =
+        (0..5000).map(|i| (format!("{i}"), json!({}))).collect();
+    assert_eq!(
+        too_complex(&input_err(json!({"properties": props}))),
+        "subschema count"
+    );
+}
+
+#[test]
+fn combinator_explosion_is_refused() {
+    let branches: Vec<Value> = (0..300).map(|i| json!({"const": i})).collect();
+    assert_eq!(
+        too_complex(&input_err(json!({"anyOf": branches}))),
+        "combinator count"
+    );
+    let nots = json!({"not": {"not": {"not": {"not": {}}}}});
+    let limits = ValidationLimits {
+        max_combinators: 3,
+        ..Default::default()
+    };
+    let err = SchemaCache::new(limits)
+        .validate_arguments("up", &tool(nots), &json!({}))
+        .expect_err("nots");
+    assert_eq!(too_complex(&err), "combinator count");
+}
+
+#[test]
+fn exponential_ref_fan_out_is_refused() {
+    // 30 definitions, each referring twice to the next: 2^30 paths from
+    // ~100 nodes.
+    let mut defs = serde_json::Map::new();
+    for i in 0..30 {
+        let next = format!("#/$defs/d{}", i + 1);
+        defs.insert(
+            format!("d{i}"),
+            json!({"anyOf": [{"$ref": next}, {"$ref": next}]}),
+        );
+    }
+    defs.insert("d30".into(), json!({"type": "string"}));
+    let err = input_err(json!({"$defs": defs, "$ref": "#/$defs/d0"}));
+    assert_eq!(too_complex(&err), "expanded subschema count");
+}
+
+#[test]
+fn long_and_oversized_patterns_are_refused() {
+    let err =
+        input_err(json!({"properties": {"a": {"type": "string", "pattern": "a".repeat(2000)}}}));
+    assert_eq!(too_complex(&err), "pattern length in bytes");
+    let err = input_err(json!({"patternProperties": {"b".repeat(2000): {}}}));
+    assert_eq!(too_complex(&err), "pattern length in bytes");
+    // Short text, enormous compiled program: refused by the regex size
+    // limit (and only by it: a far larger limit compiles it).
+    let bomb = json!({"properties": {"a": {"type": "string", "pattern": "((\\w{100}){100}){10}"}}});
+    let err = input_err(bomb.clone());
+    assert!(
+        matches!(err, ValidationError::SchemaInvalid { ref path, .. } if path == "/properties/a/pattern"),
+        "{err:?}"
+    );
+    let lax = SchemaCache::new(ValidationLimits {
+        regex_size_limit: 1 << 30,
+        ..Default::default()
+    });
+    lax.validate_arguments("up", &tool(bomb), &json!({}))
+        .expect("compiles without the bound");
+}
+
+#[test]
+fn patterns_work_and_property_names_called_pattern_are_not_patterns() {
+    let t = tool(json!({
+        "properties": {
+            "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "pattern": {"type": "string"}
+        }
+    }));
+    let c = cache();
+    c.validate_arguments("up", &t, &json!({"code": "ABC", "pattern": "x"}))
+        .expect("ok");
+    let err = c
+        .validate_arguments("up", &t, &json!({"code": "abcd"}))
+        .expect_err("pattern");
+    assert!(
+        matches!(err, ValidationError::ArgumentsInvalid { ref keyword, .. } if keyword == "pattern")
+    );
+}
+
+#[test]
+fn remote_refs_are_refused_without_any_fetch() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let file = std::env::temp_dir().join("portcullis-ref-test.json");
+    std::fs::write(&file, r#"{"type":"string"}"#).expect("write");
+    let refs = [
+        format!("http://127.0.0.1:{port}/schema.json"),
+        format!("https://127.0.0.1:{port}/schema.json#/x"),
+        format!("file://{}", file.display()),
+        "other.json".to_owned(),
+        "//127.0.0.1/x".to_owned(),
+    ];
+    for r in &refs {
+        for keyword in ["$ref", "$dynamicRef"] {
+            let err = input_err(json!({"properties": {"a": {keyword: r}}}));
+            assert_eq!(
+                err,
+                ValidationError::RemoteRef {
+                    which: SchemaKind::Input
+                },
+                "{r}"
+            );
+            assert!(err.to_string().contains("never fetched"));
+        }
+    }
+    // A remote meta-schema is refused too.
+    let err = input_err(json!({"$schema": format!("http://127.0.0.1:{port}/meta")}));
+    assert_eq!(
+        err,
+        ValidationError::UnsupportedDialect {
+            which: SchemaKind::Input
+        }
+    );
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the validator connected to the listener: {other:?}"),
+    }
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
+fn the_compiler_retriever_refuses_too() {
+    // Bypass the guard to check the second wall: the compiler is built
+    // without resolvers and with a retriever that refuses everything.
+    let schema = json!({"$ref": "https://127.0.0.1:9/x.json"});
+    let built = jsonschema::options()
+        .with_retriever(crate::validate::compile::RefuseRetriever)
+        .build(&schema);
+    assert!(built.is_err());
+}
+
+#[test]
+fn local_refs_resolve_and_unresolved_ones_are_refused() {
+    let t = tool(json!({
+        "$defs": {"node": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}, "n": {"type": "integer"}}}},
+        "properties": {"root": {"$ref": "#/$defs/node"}, "alias": {"$ref": "#named"}},
+        "$comment": "anchors too",
+        "allOf": [{"$anchor": "named", "type": "object"}]
+    }));
+    let c = cache();
+    c.validate_arguments(
+        "up",
+        &t,
+        &json!({"root": {"kids": [{"n": 1}, {"kids": []}]}}),
+    )
+    .expect("ok");
+    let err = c
+        .validate_arguments("up", &t, &json!({"root": {"kids": [{"n": "x"}]}}))
+        .expect_err("type");
+    assert_eq!(
+        err,
+        ValidationError::ArgumentsInvalid {
+            keyword: "type".into(),
+            path: "/root/kids/0/n".into()
+        }
+    );
+    let err = input_err(json!({"properties": {"a": {"$ref": "#/$defs/missing"}}}));
+    assert_eq!(
+        err,
+        ValidationError::UnresolvedRef {
+            which: SchemaKind::Input
+        }
+    );
+    let err = input_err(json!({"properties": {"a": {"$ref": "#nowhere"}}}));
+    assert_eq!(
+        err,
+        ValidationError::UnresolvedRef {
+            which: SchemaKind::Input
+        }
+    );
+}
+
+#[test]
+fn refs_inside_data_keywords_are_data() {
+    let t = tool(
+        json!({"properties": {"a": {"enum": [{"$ref": "http://x/"}]}}, "default": {"$ref": "http://y/"}}),
+    );
+    let c = cache();
+    c.validate_arguments("up", &t, &json!({"a": {"$ref": "http://x/"}}))
+        .expect("enum data");
+    assert!(c.validate_arguments("up", &t, &json!({"a": 1})).is_err());
+}
+
+#[test]
+fn draft_07_and_2020_12_differ_as_specified() {
+    // `prefixItems` is a 2020-12 keyword; draft-07 ignores it.
+    let schema = |draft: Option<&str>| {
+        let mut s =
+            json!({"properties": {"xs": {"type": "array", "prefixItems": [{"type": "string"}]}}});
+        if let Some(d) = draft {
+            s["$schema"] = json!(d);
+        }
+        tool(s)
+    };
+    let args = json!({"xs": [1]});
+    let c = cache();
+    assert!(
+        c.validate_arguments("up", &schema(None), &args).is_err(),
+        "default is 2020-12"
+    );
+    let modern = schema(Some("https://json-schema.org/draft/2020-12/schema"));
+    assert!(c.validate_arguments("up", &modern, &args).is_err());
+    let old = schema(Some("http://json-schema.org/draft-07/schema#"));
+    c.validate_arguments("up", &old, &args)
+        .expect("draft-07 ignores prefixItems");
+    // Array-form `items` is tuple validation in draft-07 and invalid in 2020-12.
+    let tuple = |d: &str| {
+        tool(json!({"$schema": d, "properties": {"xs": {"items": [{"type": "string"}]}}}))
+    };
+    let err = c
+        .validate_arguments(
+            "up",
+            &tuple("http://json-schema.org/draft-07/schema#"),
+            &args,
+        )
+        .expect_err("tuple");
+    assert!(matches!(err, ValidationError::ArgumentsInvalid { .. }));
+    let err = c
+        .validate_arguments(
+            "up2",
+            &tuple("https://json-schema.org/draft/2020-12/schema"),
+            &args,
+        )
+        .expect_err("invalid schema");
+    assert!(
+        matches!(err, ValidationError::SchemaInvalid { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unknown_dialects_are_refused() {
+    for bad in [
+        json!("https://example.invalid/my-meta"),
+        json!(7),
+        json!("json-schema.org/draft-07/schema"),
+    ] {
+        let err = input_err(json!({"$schema": bad}));
+        assert_eq!(
+            err,
+            ValidationError::UnsupportedDialect {
+                which: SchemaKind::Input
+            }
+        );
+    }
+}
+
+#[test]
+fn schemas_compile_once_per_version() {
+    let c = cache();
+    let v1 = tool(json!({"properties": {"a": {"type": "string"}}}));
+    let v2 = tool(json!({"properties": {"a": {"type": "integer"}}}));
+    c.validate_arguments("up", &v1, &json!({"a": "x"}))
+        .expect("v1");
+    c.validate_arguments("up", &v1, &json!({"a": "y"}))
+        .expect("v1 again");
+    assert_eq!(c.len(), 1);
+    // Same name, new schema: recompiled, old version replaced.
+    assert!(c.validate_arguments("up", &v2, &json!({"a": "x"})).is_err());
+    c.validate_arguments("up", &v2, &json!({"a": 1}))
+        .expect("v2");
+    assert_eq!(c.len(), 1);
+    // Another upstream's tool of the same name is separate.
+    c.validate_arguments("other", &v1, &json!({"a": "x"}))
+        .expect("other upstream");
+    assert_eq!(c.len(), 2);
+    // Failures are cached as well and keep failing.
+    let bad = tool(json!({"type": 12}));
+    for _ in 0..2 {
+        let err = c.validate_arguments(
+            "up",
+            &json!({"name": "b", "inputSchema": bad["inputSchema"]}),
+            &json!({}),
+        );
+        assert!(
+            matches!(err, Err(ValidationError::SchemaInvalid { .. })),
+            "{err:?}"
+        );
+    }
+    assert_eq!(c.len(), 3);
+}
+
+#[test]
+fn cache_is_bounded() {
+    let c = SchemaCache::new(ValidationLimits {
+        max_cached_schemas: 2,
+        ..Default::default()
+    });
+    for i in 0..5 {
+        let t = json!({"name": format!("t{i}"), "inputSchema": {"type": "object"}});
+        c.validate_arguments("up", &t, &json!({})).expect("valid");
+        assert!(c.len() <= 2);
+    }
+}
+
+#[test]
+fn limits_parse_strictly_with_defaults() {
+    let l: ValidationLimits =
+        serde_json::from_value(json!({"max_schema_depth": 8})).expect("parse");
+    assert_eq!(l.max_schema_depth, 8);
+    assert_eq!(
+        l.max_schema_bytes,
+        ValidationLimits::default().max_schema_bytes
+    );
+    let err = serde_json::from_value::<ValidationLimits>(json!({"max_schema_dept": 8}))
+        .expect_err("typo");
+    assert!(err.to_string().contains("unknown field"), "{err}");
+}
