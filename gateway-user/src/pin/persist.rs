@@ -198,11 +198,12 @@ impl PinStore {
     /// Load-modify-save under an exclusive lock (`<path>.lock`), so the
     /// gateway and `portcullis tools approve` never overwrite each other:
     /// reloads the file into `self` (keeping modes; a missing file means
-    /// empty), runs `f`, saves. On a load error nothing is changed or saved.
+    /// empty), runs `f`, and saves only if `f` succeeded. On a load error
+    /// nothing is changed or saved.
     pub fn locked_update<T>(
         &mut self,
         path: &Path,
-        f: impl FnOnce(&mut Self) -> T,
+        f: impl FnOnce(&mut Self) -> Result<T, PinError>,
     ) -> Result<T, PinError> {
         let mut lock_name = path.as_os_str().to_owned();
         lock_name.push(".lock");
@@ -218,7 +219,7 @@ impl PinStore {
             .map_err(|(_, errno)| io_err(&lock_path)(io::Error::from(errno)))?;
         let loaded = Self::load_or_new(path)?;
         self.upstreams = loaded.upstreams;
-        let out = f(self);
+        let out = f(self)?;
         self.save(path)?;
         Ok(out)
     }

@@ -23,6 +23,8 @@ pub enum Command {
     Run(RunArgs),
     /// Inspect and tune a running instance through its pinned BPF maps.
     Ctl(CtlArgs),
+    /// Pinned tool definitions: list, diff and approve held changes.
+    Tools(crate::tools::ToolsArgs),
 }
 
 /// `portcullis run`.

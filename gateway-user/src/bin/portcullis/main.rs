@@ -3,6 +3,7 @@
 mod cli;
 mod ctl;
 mod run;
+mod tools;
 
 use clap::Parser;
 
@@ -12,6 +13,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         cli::Command::Run(args) => run::run(args),
         cli::Command::Ctl(args) => ctl::ctl(args),
+        cli::Command::Tools(args) => tools::tools(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -67,7 +67,6 @@ fn approve_through_the_file_and_reload_keeps_modes() {
     // The operator approves from another process.
     let mut cli = PinStore::load(&dir.file()).expect("load");
     cli.locked_update(&dir.file(), |s| s.approve("up", &Approve::All, 300))
-        .expect("locked")
         .expect("approved");
     gateway.reload(&dir.file()).expect("reload");
     assert_eq!(gateway.mode("up"), PinMode::Warn);
@@ -135,7 +134,7 @@ fn corrupt_files_are_errors_never_re_trusted() {
     // locked_update refuses too, and does not overwrite the file.
     let before = fs::read(&path).expect("read");
     let err = PinStore::new()
-        .locked_update(&path, |_| ())
+        .locked_update(&path, |_| Ok(()))
         .expect_err("corrupt");
     assert!(matches!(err, PinError::Corrupt { .. }));
     assert_eq!(fs::read(&path).expect("read"), before);
