@@ -13,17 +13,17 @@ enum Step<'a> {
 /// The canonical JSON text of `value`: compact, object keys in byte order,
 /// strings and numbers as serde_json writes them.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     let mut stack = vec![Step::Value(value)];
     while let Some(step) = stack.pop() {
         match step {
-            Step::Raw(s) => out.push_str(s),
+            Step::Raw(s) => out.extend_from_slice(s.as_bytes()),
             Step::Key(k) => {
-                push_string(&mut out, k);
-                out.push(':');
+                push_json(&mut out, k);
+                out.push(b':');
             }
             Step::Value(Value::Array(items)) => {
-                out.push('[');
+                out.push(b'[');
                 stack.push(Step::Raw("]"));
                 for (i, item) in items.iter().enumerate().rev() {
                     stack.push(Step::Value(item));
@@ -33,7 +33,7 @@ pub fn canonical_json(value: &Value) -> String {
                 }
             }
             Step::Value(Value::Object(map)) => {
-                out.push('{');
+                out.push(b'{');
                 stack.push(Step::Raw("}"));
                 let mut entries: Vec<(&String, &Value)> = map.iter().collect();
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -45,15 +45,17 @@ pub fn canonical_json(value: &Value) -> String {
                     }
                 }
             }
-            Step::Value(Value::String(s)) => push_string(&mut out, s),
-            Step::Value(scalar) => out.push_str(&scalar.to_string()),
+            Step::Value(Value::String(s)) => push_json(&mut out, s),
+            Step::Value(scalar) => push_json(&mut out, scalar),
         }
     }
-    out
+    // serde_json writes valid UTF-8 and the rest is ASCII punctuation.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn push_string(out: &mut String, s: &str) {
-    out.push_str(&Value::String(s.to_owned()).to_string());
+/// Appends the JSON text of a string or scalar (never fails for these).
+fn push_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// Lowercase hex SHA-256 of the canonical JSON of `value`.

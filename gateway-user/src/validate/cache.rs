@@ -13,14 +13,16 @@ use super::{SchemaKind, ValidationError, ValidationLimits, compile, measure, res
 /// Cache key: upstream, tool name, which schema.
 type Key = (String, String, SchemaKind);
 /// A compiled schema (or the reason it failed) for one schema version.
-type Entry = (Arc<str>, Result<Arc<Validator>, ValidationError>);
+type Entry = (Arc<Value>, Result<Arc<Validator>, ValidationError>);
 
 /// Compiles each tool's schemas once per version and validates tools/call
 /// arguments and results against them. Shareable across threads (`&self`).
 ///
-/// A version is identified by the canonical SHA-256 of the schema, so a
-/// changed schema under the same tool name is recompiled; compile failures
-/// are cached too, so a hostile schema costs its bounded check once.
+/// A version is identified by the schema itself (structural equality, which
+/// ignores key order like a canonical hash would, and costs far less per
+/// call than hashing), so a changed schema under the same tool name is
+/// recompiled and replaces the old one; compile failures are cached too,
+/// so a hostile schema costs its bounded check once.
 #[derive(Debug)]
 pub struct SchemaCache {
     limits: ValidationLimits,
@@ -113,6 +115,19 @@ impl SchemaCache {
         }
     }
 
+    /// Compiles (or fetches from the cache) both schemas of `tool`, e.g.
+    /// when tools/list arrives, so a tool whose schema is refused can be
+    /// left out of the list instead of failing at call time.
+    pub fn check_tool(&self, upstream: &str, tool: &Value) -> Result<(), ValidationError> {
+        let (name, input) = tool_schema(tool, "inputSchema")?;
+        let input = input.ok_or(ValidationError::BadToolDefinition("no inputSchema"))?;
+        self.validator(upstream, name, SchemaKind::Input, input)?;
+        if let (_, Some(output)) = tool_schema(tool, "outputSchema")? {
+            self.validator(upstream, name, SchemaKind::Output, output)?;
+        }
+        Ok(())
+    }
+
     /// The compiled validator for this schema version, compiling on a miss.
     fn validator(
         &self,
@@ -121,7 +136,6 @@ impl SchemaCache {
         which: SchemaKind,
         schema: &Value,
     ) -> Result<Arc<Validator>, ValidationError> {
-        let hash = crate::pin::canonical_hash(schema);
         let key = (upstream.to_owned(), tool.to_owned(), which);
         {
             let entries = self
@@ -129,7 +143,7 @@ impl SchemaCache {
                 .read()
                 .map_err(|_| ValidationError::Unavailable)?;
             if let Some((cached, outcome)) = entries.get(&key)
-                && **cached == *hash
+                && **cached == *schema
             {
                 return outcome.clone();
             }
@@ -142,7 +156,7 @@ impl SchemaCache {
         if entries.len() >= self.limits.max_cached_schemas && !entries.contains_key(&key) {
             entries.clear();
         }
-        entries.insert(key, (Arc::from(hash.as_str()), outcome.clone()));
+        entries.insert(key, (Arc::new(schema.clone()), outcome.clone()));
         outcome
     }
 }

@@ -131,6 +131,9 @@ impl<'a> Census<'a> {
                     }
                     census.refs += 1;
                 }
+                if key == "$schema" && child.is_string() {
+                    draft_of(value, which)?;
+                }
                 if COMBINATORS.contains(&key) {
                     census.combinators += child.as_array().map_or(1, Vec::len);
                 }

@@ -479,3 +479,36 @@ fn limits_parse_strictly_with_defaults() {
         .expect_err("typo");
     assert!(err.to_string().contains("unknown field"), "{err}");
 }
+
+#[test]
+fn nested_unknown_dialect_is_refused() {
+    let err = input_err(
+        json!({"properties": {"a": {"$schema": "https://127.0.0.1:9/meta", "type": "string"}}}),
+    );
+    assert_eq!(
+        err,
+        ValidationError::UnsupportedDialect {
+            which: SchemaKind::Input
+        }
+    );
+}
+
+#[test]
+fn check_tool_compiles_both_schemas_ahead_of_calls() {
+    let c = cache();
+    let good =
+        json!({"name": "g", "inputSchema": {"type": "object"}, "outputSchema": {"type": "object"}});
+    c.check_tool("up", &good).expect("fine");
+    assert_eq!(c.len(), 2);
+    let bad_output = json!({"name": "b", "inputSchema": {"type": "object"}, "outputSchema": {"$ref": "http://x/"}});
+    assert_eq!(
+        c.check_tool("up", &bad_output),
+        Err(ValidationError::RemoteRef {
+            which: SchemaKind::Output
+        })
+    );
+    assert_eq!(
+        c.check_tool("up", &json!({"name": "n"})),
+        Err(ValidationError::BadToolDefinition("no inputSchema"))
+    );
+}
