@@ -4,7 +4,7 @@ use std::{collections::BTreeSet, fmt};
 
 use serde_json::Value;
 
-use super::{ChangeKind, PinStore, store::printable};
+use super::{ChangeKind, PinStore, screen::printable};
 
 /// Most differing paths reported per field.
 const MAX_PATHS: usize = 32;

@@ -15,6 +15,7 @@ mod diff;
 mod error;
 mod hash;
 mod persist;
+mod screen;
 mod store;
 mod types;
 
@@ -22,7 +23,8 @@ pub use diff::{FieldDiff, ToolDiff};
 pub use error::PinError;
 pub use hash::{canonical_hash, canonical_json};
 pub use persist::{MAX_STATE_BYTES, STATE_FILE_NAME};
-pub use store::{MAX_NAME_BYTES, MAX_TOOL_BYTES, MAX_TOOL_DEPTH, MAX_TOOLS, PinStore};
+pub use screen::{MAX_NAME_BYTES, MAX_TOOL_BYTES, MAX_TOOL_DEPTH, MAX_TOOLS};
+pub use store::PinStore;
 pub use types::{
     Approve, ChangeKind, PendingChange, PinMode, PinOutcome, PinnedTool, RejectedTool,
 };

@@ -1,5 +1,6 @@
 //! Tests: valid, invalid and hostile schemas; results; the cache.
 
+mod hostile;
 mod results;
 mod schemas;
 
