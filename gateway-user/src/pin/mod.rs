@@ -23,7 +23,7 @@ pub use diff::{FieldDiff, ToolDiff};
 pub use error::PinError;
 pub use hash::{canonical_hash, canonical_json};
 pub use persist::{MAX_STATE_BYTES, STATE_FILE_NAME};
-pub use screen::{MAX_NAME_BYTES, MAX_TOOL_BYTES, MAX_TOOL_DEPTH, MAX_TOOLS};
+pub use screen::{MAX_LIST_BYTES, MAX_NAME_BYTES, MAX_TOOL_BYTES, MAX_TOOL_DEPTH, MAX_TOOLS};
 pub use store::PinStore;
 pub use types::{
     Approve, ChangeKind, PendingChange, PinMode, PinOutcome, PinnedTool, RejectedTool,

@@ -18,7 +18,7 @@ use super::{PinError, PinStore, canonical_hash, types::UpstreamPins};
 /// The state file's name inside the state directory.
 pub const STATE_FILE_NAME: &str = "tool-pins.json";
 /// Largest state file loaded.
-pub const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_STATE_BYTES: u64 = 256 * 1024 * 1024;
 const VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
@@ -152,6 +152,14 @@ impl PinStore {
     /// Writes the state atomically: a 0600 temp file beside `path`, fsync,
     /// rename over `path`, fsync the directory.
     pub fn save(&self, path: &Path) -> Result<(), PinError> {
+        let bytes = self.to_json();
+        if bytes.len() as u64 > MAX_STATE_BYTES {
+            // Never write a file that `load` would refuse.
+            return Err(PinError::TooLarge {
+                path: path.to_owned(),
+                limit: MAX_STATE_BYTES,
+            });
+        }
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())

@@ -10,11 +10,14 @@ use super::RejectedTool;
 use crate::validate::depth_exceeds;
 
 /// Largest tool definition accepted, in bytes of canonical JSON.
-pub const MAX_TOOL_BYTES: usize = 512 * 1024;
+pub const MAX_TOOL_BYTES: usize = 256 * 1024;
 /// Deepest JSON nesting accepted in a tool definition.
 pub const MAX_TOOL_DEPTH: usize = 64;
 /// Most tools accepted in one list.
-pub const MAX_TOOLS: usize = 4096;
+pub const MAX_TOOLS: usize = 1024;
+/// Most bytes of canonical JSON kept from one list; tools past the budget
+/// are refused, so one upstream cannot bloat the state file.
+pub const MAX_LIST_BYTES: usize = 8 * 1024 * 1024;
 /// Longest tool name accepted, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
 
@@ -23,6 +26,7 @@ pub(crate) struct Listed<'a> {
     pub(crate) name: &'a str,
     pub(crate) definition: &'a Value,
     pub(crate) hash: String,
+    bytes: usize,
 }
 
 /// Splits a list into well-formed tools and refused ones. A name listed
@@ -38,9 +42,15 @@ pub(crate) fn screen(tools: &[Value]) -> (Vec<Listed<'_>>, Vec<RejectedTool>) {
     }
     let mut listed = Vec::with_capacity(tools.len());
     let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut budget = MAX_LIST_BYTES;
     for tool in tools {
         match check_tool(tool) {
+            Ok(l) if l.bytes > budget => rejected.push(RejectedTool {
+                name: Some(printable(l.name)),
+                reason: "the list exceeds its total size budget",
+            }),
             Ok(l) => {
+                budget -= l.bytes;
                 *seen.entry(l.name).or_default() += 1;
                 listed.push(l);
             }
@@ -87,6 +97,7 @@ fn check_tool(tool: &Value) -> Result<Listed<'_>, RejectedTool> {
         name,
         definition: tool,
         hash,
+        bytes: canonical.len(),
     })
 }
 

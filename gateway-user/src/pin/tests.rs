@@ -312,3 +312,22 @@ fn diff_of_a_new_tool_lists_its_fields_with_escaped_text() {
         ["description", "inputSchema", "name"]
     );
 }
+
+#[test]
+fn a_list_past_its_size_budget_is_cut() {
+    let big = "x".repeat(200 * 1024);
+    let tools: Vec<Value> = (0..50).map(|i| t(&format!("t{i}"), &big)).collect();
+    let mut s = PinStore::new();
+    let out = s.observe_tools_list("up", &tools, 1);
+    let kept = out.allowed.len();
+    assert!(kept > 0 && kept < 50, "{kept}");
+    assert_eq!(out.rejected.len(), 50 - kept);
+    assert!(
+        out.rejected
+            .iter()
+            .all(|r| r.reason == "the list exceeds its total size budget")
+    );
+    let one_too_big = t("huge", &"x".repeat(super::MAX_TOOL_BYTES));
+    let out = s.observe_tools_list("up2", &[one_too_big], 1);
+    assert_eq!(out.rejected[0].reason, "the definition is too large");
+}
