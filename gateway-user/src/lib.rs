@@ -7,4 +7,8 @@
 
 pub mod config;
 pub mod edge;
+pub mod limit;
+pub mod listen;
 pub mod mcp;
+pub mod proxy;
+pub mod upstream;

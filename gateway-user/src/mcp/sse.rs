@@ -111,10 +111,7 @@ impl SseParser {
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, SseError> {
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
-        loop {
-            let Some(end) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') else {
-                break;
-            };
+        while let Some(end) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') {
             // A lone '\r' at the end of the buffer may be the first half of
             // "\r\n": wait for the next byte.
             if self.buf[end] == b'\r' && end + 1 == self.buf.len() {
