@@ -114,6 +114,7 @@ class Observed:
             "sampling_requests": [],
             "elicitation_requests": [],
             "logs": [],
+            "skipped": [],
         }
 
     def step(self, name: str) -> None:
@@ -192,10 +193,18 @@ async def run(args: argparse.Namespace, obs: Observed) -> None:
 
 async def scenario(session: ClientSession, args: argparse.Namespace, obs: Observed) -> None:
     out = obs.out
-    init = await session.initialize()
-    obs.step("initialize")
-    out["protocol_version"] = init.protocol_version
-    out["server_info"] = {"name": init.server_info.name, "version": init.server_info.version}
+    if args.modern:
+        # 2026-07-28: stateless, `server/discover` instead of the initialize handshake.
+        init = await session.discover()
+        obs.step("server/discover")
+        out["protocol_version"] = session.protocol_version
+        info = session.server_info
+    else:
+        init = await session.initialize()
+        obs.step("initialize")
+        out["protocol_version"] = init.protocol_version
+        info = init.server_info
+    out["server_info"] = {"name": info.name, "version": info.version} if info else None
     out["capabilities"] = sorted(k for k, v in dump(init.capabilities).items() if v is not None)
     out["session_id"] = next((h["session_id"] for h in out["http"] if h["session_id"]), None)
 
@@ -213,6 +222,10 @@ async def scenario(session: ClientSession, args: argparse.Namespace, obs: Observ
     for kind in ("echo", "add", "structured", "progress", "sampling", "elicitation"):
         spec = profile[kind]
         if spec is None:
+            continue
+        if args.modern and kind in ("sampling", "elicitation"):
+            # 2026-07-28 has no server-to-client request back-channel on a tools/call.
+            out["skipped"].append(kind)
             continue
         tool, arguments = spec
         if tool not in names:
@@ -266,8 +279,11 @@ async def scenario(session: ClientSession, args: argparse.Namespace, obs: Observ
                 ],
             }
 
-    await session.send_ping()
-    obs.step("ping")
+    if args.modern:
+        out["skipped"].append("ping")  # not a 2026-07-28 method
+    else:
+        await session.send_ping()
+        obs.step("ping")
 
 
 def main() -> int:
@@ -278,6 +294,7 @@ def main() -> int:
     parser.add_argument("--cacert", help="PEM file of the CA (or self-signed cert) to trust")
     parser.add_argument("--http2", action="store_true", help="offer HTTP/2 (ALPN h2) over TLS")
     parser.add_argument("--profile", default="auto", choices=["auto", *PROFILES])
+    parser.add_argument("--modern", action="store_true", help="speak 2026-07-28 (server/discover, stateless)")
     parser.add_argument("--no-delete", action="store_true", help="do not end the session with DELETE")
     parser.add_argument("--timeout", type=float, default=60.0, help="whole-scenario deadline, seconds")
     args = parser.parse_args()

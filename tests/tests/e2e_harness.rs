@@ -261,3 +261,25 @@ fn python_client_rejects_a_bad_header_argument() {
     assert_eq!(run.status.code(), Some(2));
     assert!(run.stderr.contains("--header wants K:V"), "{}", run.stderr);
 }
+
+#[test]
+fn python_client_speaks_2026_07_28_to_python_server_and_demo_upstream() {
+    if !require_e2e("python_client_speaks_2026_07_28_to_python_server_and_demo_upstream") {
+        return;
+    }
+    let py = PyServer::start(false);
+    let out = run_python_client(&py.url(), &["--modern"]);
+    assert_eq!(s(&out, "/protocol_version"), "2026-07-28");
+    assert!(steps(&out).contains(&"server/discover"));
+    assert!(out["session_id"].is_null(), "2026-07-28 is stateless");
+    assert_eq!(s(&out, "/calls/add/text"), "5");
+    assert_eq!(out["progress"].as_array().map(Vec::len), Some(3));
+    assert_eq!(s(&out, "/resource_read/uri"), "portcullis://greeting");
+    assert!(out["delete_status"].is_null(), "no session, so no DELETE");
+    assert_eq!(py.stats()["DELETE"], Value::Null);
+
+    let demo = DemoUpstream::start();
+    let out = run_python_client(&demo.url(), &["--modern"]);
+    assert_eq!(s(&out, "/protocol_version"), "2026-07-28");
+    assert_eq!(s(&out, "/calls/echo/text"), "hello portcullis");
+}
