@@ -115,7 +115,10 @@ class Observed:
             "elicitation_requests": [],
             "logs": [],
             "skipped": [],
+            "input_required_rounds": 0,
         }
+        self.sampling: Any = None
+        self.elicitation: Any = None
 
     def step(self, name: str) -> None:
         self.out["steps"].append(name)
@@ -163,6 +166,9 @@ async def run(args: argparse.Namespace, obs: Observed) -> None:
 
     async def logging(params: types.LoggingMessageNotificationParams) -> None:
         out["logs"].append({"level": params.level, "data": params.data})
+
+    obs.sampling = sampling
+    obs.elicitation = elicitation
 
     http_client = httpx2.AsyncClient(
         headers=headers,
@@ -223,10 +229,6 @@ async def scenario(session: ClientSession, args: argparse.Namespace, obs: Observ
         spec = profile[kind]
         if spec is None:
             continue
-        if args.modern and kind in ("sampling", "elicitation"):
-            # 2026-07-28 has no server-to-client request back-channel on a tools/call.
-            out["skipped"].append(kind)
-            continue
         tool, arguments = spec
         if tool not in names:
             raise RuntimeError(f"server does not list tool {tool!r} (has {names})")
@@ -235,9 +237,13 @@ async def scenario(session: ClientSession, args: argparse.Namespace, obs: Observ
             out["progress"].append({"progress": p, "total": total, "message": message})
 
         result = await session.call_tool(
-            tool, arguments, progress_callback=progress if kind == "progress" else None
+            tool,
+            arguments,
+            progress_callback=progress if kind == "progress" else None,
+            allow_input_required=True,
         )
         obs.step(f"tools/call {tool}")
+        result = await answer_input_required(session, obs, tool, arguments, result)
         calls[kind] = {
             "tool": tool,
             "is_error": bool(result.is_error),
@@ -284,6 +290,34 @@ async def scenario(session: ClientSession, args: argparse.Namespace, obs: Observ
     else:
         await session.send_ping()
         obs.step("ping")
+
+
+async def answer_input_required(
+    session: ClientSession, obs: Observed, tool: str, arguments: dict[str, Any], result: Any
+) -> types.CallToolResult:
+    """2026-07-28 multi-round trip: answer an InputRequiredResult's requests
+    with the same callbacks the legacy back-channel uses, then retry."""
+    for _ in range(5):
+        if not isinstance(result, types.InputRequiredResult):
+            return result
+        obs.out["input_required_rounds"] += 1
+        responses: dict[str, Any] = {}
+        for key, request in (result.input_requests or {}).items():
+            if request.method == "sampling/createMessage":
+                responses[key] = await obs.sampling(None, request.params)
+            elif request.method == "elicitation/create":
+                responses[key] = await obs.elicitation(None, request.params)
+            else:
+                raise RuntimeError(f"unexpected input request {request.method}")
+        result = await session.call_tool(
+            tool,
+            arguments,
+            input_responses=responses,
+            request_state=result.request_state,
+            allow_input_required=True,
+        )
+        obs.step(f"tools/call {tool} (retry with input responses)")
+    raise RuntimeError(f"{tool}: still input-required after 5 rounds")
 
 
 def main() -> int:

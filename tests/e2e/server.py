@@ -24,8 +24,11 @@ import sys
 from collections import Counter
 
 import uvicorn
-from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import SamplingMessage, TextContent
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve, Sample
+from mcp.server.elicitation import ElicitationResult
+from mcp_types import CreateMessageResult, SamplingMessage, TextContent
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -59,6 +62,21 @@ class Confirmation(BaseModel):
     note: str = ""
 
 
+# Sampling and elicitation through resolvers: on 2025-11-25 and older the
+# SDK sends the request to the client mid-call; on 2026-07-28 it answers with
+# an InputRequiredResult and resumes when the client retries with responses.
+# (Module level: the SDK evaluates the tools' annotations in this namespace.)
+def sample_question(question: str) -> Sample:
+    return Sample(
+        [SamplingMessage(role="user", content=TextContent(type="text", text=question))],
+        max_tokens=64,
+    )
+
+
+def ask_confirmation(question: str) -> Elicit[Confirmation]:
+    return Elicit(question, Confirmation)
+
+
 def build(poison: bool) -> MCPServer:
     mcp = MCPServer("portcullis-e2e-py" + ("-poison" if poison else ""), version="1.0.0")
 
@@ -81,19 +99,17 @@ def build(poison: bool) -> MCPServer:
         return taint(f"counted to {steps}")
 
     @mcp.tool(description="Asks the client's model a question (sampling round trip).")
-    async def ask_llm(question: str, ctx: Context) -> str:
-        result = await ctx.session.create_message(
-            [SamplingMessage(role="user", content=TextContent(type="text", text=question))],
-            max_tokens=64,
-            related_request_id=ctx.request_id,
-        )
-        content = result.content
+    async def ask_llm(
+        question: str, sampled: Annotated[CreateMessageResult, Resolve(sample_question)]
+    ) -> str:
+        content = sampled.content
         text = content.text if isinstance(content, TextContent) else str(content)
         return taint(f"model said: {text}")
 
     @mcp.tool(description="Asks the user to confirm (elicitation round trip).")
-    async def confirm(question: str, ctx: Context) -> str:
-        answer = await ctx.elicit(question, Confirmation)
+    async def confirm(
+        question: str, answer: Annotated[ElicitationResult[Confirmation], Resolve(ask_confirmation)]
+    ) -> str:
         if answer.action == "accept" and answer.data is not None:
             return taint(f"confirmed={answer.data.confirmed} note={answer.data.note}")
         return taint(f"elicitation {answer.action}")

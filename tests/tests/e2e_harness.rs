@@ -117,6 +117,11 @@ fn python_client_against_python_server() {
     let out = run_python_client(&server.url(), &[]);
     assert_python_server_results(&out);
     assert_eq!(s(&out, "/client"), "python");
+    assert_eq!(
+        out["input_required_rounds"].as_u64(),
+        Some(0),
+        "2025-11-25 uses the back-channel"
+    );
     let stats = server.stats();
     assert_eq!(
         stats["DELETE"].as_u64(),
@@ -275,6 +280,10 @@ fn python_client_speaks_2026_07_28_to_python_server_and_demo_upstream() {
     assert_eq!(s(&out, "/calls/add/text"), "5");
     assert_eq!(out["progress"].as_array().map(Vec::len), Some(3));
     assert_eq!(s(&out, "/resource_read/uri"), "portcullis://greeting");
+    // Sampling and elicitation ride InputRequiredResult + retry (SEP-2322).
+    assert_eq!(out["input_required_rounds"].as_u64(), Some(2));
+    assert!(s(&out, "/calls/sampling/text").contains(SAMPLING_REPLY));
+    assert_eq!(s(&out, "/calls/elicitation/text"), "confirmed=True note=");
     assert!(out["delete_status"].is_null(), "no session, so no DELETE");
     assert_eq!(py.stats()["DELETE"], Value::Null);
 
