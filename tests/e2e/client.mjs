@@ -248,7 +248,9 @@ async function main() {
     ]);
     out.ok = true;
   } catch (err) {
-    out.error = `${err?.name ?? "Error"}: ${err?.message ?? String(err)}`;
+    // fetch puts the real reason (TLS, refused connection) in `cause`.
+    const cause = err?.cause ? ` (${[err.cause.code, err.cause.message].filter(Boolean).join(": ")})` : "";
+    out.error = `${err?.name ?? "Error"}: ${err?.message ?? String(err)}${cause}`;
     process.stdout.write(JSON.stringify(out) + "\n");
     process.stderr.write(`client.mjs: scenario failed: ${out.error}\n${err?.stack ?? ""}\n`);
     process.exit(1);

@@ -2,7 +2,7 @@
 official Python SDK (`mcp` 2.x, `MCPServer`), serving Streamable HTTP.
 
     python server.py --port 8931 [--host 127.0.0.1] [--path /mcp] [--poison]
-                     [--json-response] [--stateless]
+                     [--json-response] [--stateless] [--tls-dir DIR]
 
 Tools: echo, add, slow_count (progress notifications), ask_llm (sampling
 round trip), confirm (elicitation round trip), weather (outputSchema +
@@ -11,6 +11,11 @@ structuredContent). Resource `portcullis://greeting`, prompt `review`.
 `--poison` turns it into a hostile server for the content-security tests:
 tool results carry prompt-injection text and the `echo` description is
 poisoned. The marker strings are fixed so tests can assert on them.
+
+`--tls-dir DIR` serves HTTPS with a fresh self-signed certificate for
+127.0.0.1 and localhost, written to DIR/cert.pem (and DIR/key.pem), shaped
+like the gateway's development certificate: it tests the clients' --cacert
+and --insecure paths without the gateway.
 
 Every request the server sees is counted, and the count is served as plain
 JSON at GET /_stats (outside the MCP path), so a test can assert that a
@@ -130,6 +135,52 @@ def build(poison: bool) -> MCPServer:
     return mcp
 
 
+def write_self_signed(dir_: str) -> tuple[str, str]:
+    """A self-signed P-256 certificate for 127.0.0.1/localhost (CA:FALSE, like rcgen's default)."""
+    import datetime
+    import ipaddress
+    import os
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portcullis e2e self-signed")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    os.makedirs(dir_, exist_ok=True)
+    cert_path, key_path = os.path.join(dir_, "cert.pem"), os.path.join(dir_, "key.pem")
+    with open(key_path, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -138,6 +189,7 @@ def main() -> None:
     parser.add_argument("--poison", action="store_true")
     parser.add_argument("--json-response", action="store_true")
     parser.add_argument("--stateless", action="store_true")
+    parser.add_argument("--tls-dir", help="serve HTTPS with a self-signed cert written here")
     args = parser.parse_args()
 
     mcp = build(args.poison)
@@ -159,8 +211,14 @@ def main() -> None:
             STATS["total"] += 1
         await app(scope, receive, send)
 
-    print(f"portcullis e2e server listening on http://{args.host}:{args.port}{args.path}", file=sys.stderr)
-    uvicorn.run(counting, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    tls: dict[str, str] = {}
+    scheme = "http"
+    if args.tls_dir:
+        cert_path, key_path = write_self_signed(args.tls_dir)
+        tls = {"ssl_certfile": cert_path, "ssl_keyfile": key_path}
+        scheme = "https"
+    print(f"portcullis e2e server listening on {scheme}://{args.host}:{args.port}{args.path}", file=sys.stderr)
+    uvicorn.run(counting, host=args.host, port=args.port, log_level="warning", lifespan="on", **tls)
 
 
 if __name__ == "__main__":

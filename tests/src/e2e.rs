@@ -201,6 +201,16 @@ pub struct PyServer {
     pub guard: ChildGuard,
     /// Its loopback port.
     pub port: u16,
+    /// With [`PyServer::start_tls`]: the directory holding `cert.pem`.
+    tls_dir: Option<PathBuf>,
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.tls_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl PyServer {
@@ -222,15 +232,44 @@ impl PyServer {
         }
         let mut guard = ChildGuard::spawn("py-server", &mut cmd);
         guard.wait_for_port(port);
-        Self { guard, port }
+        Self {
+            guard,
+            port,
+            tls_dir: None,
+        }
+    }
+
+    /// Starts it serving HTTPS with a fresh self-signed certificate for
+    /// 127.0.0.1 (see [`PyServer::cert`]), to exercise the clients' TLS options.
+    pub fn start_tls() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "portcullis-e2e-tls-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let dir_arg = dir.to_str().expect("temp dir path is UTF-8").to_owned();
+        let mut server = Self::start_with(false, &["--tls-dir", &dir_arg]);
+        server.tls_dir = Some(dir);
+        server
+    }
+
+    /// The PEM certificate of a [`PyServer::start_tls`] server.
+    pub fn cert(&self) -> Option<PathBuf> {
+        self.tls_dir.as_ref().map(|d| d.join("cert.pem"))
     }
 
     /// The MCP endpoint.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/mcp", self.port)
+        let scheme = if self.tls_dir.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}/mcp", self.port)
     }
 
-    /// Requests the server has seen, by HTTP method and `total` (from `GET /_stats`).
+    /// Requests the server has seen, by HTTP method and `total` (from
+    /// `GET /_stats`; plain-HTTP servers only).
     pub fn stats(&self) -> serde_json::Value {
         http_get_json(self.port, "/_stats")
     }

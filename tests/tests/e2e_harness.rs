@@ -292,3 +292,38 @@ fn python_client_speaks_2026_07_28_to_python_server_and_demo_upstream() {
     assert_eq!(s(&out, "/protocol_version"), "2026-07-28");
     assert_eq!(s(&out, "/calls/echo/text"), "hello portcullis");
 }
+
+#[test]
+fn clients_verify_tls_and_accept_a_given_self_signed_cert() {
+    if !require_e2e("clients_verify_tls_and_accept_a_given_self_signed_cert") {
+        return;
+    }
+    let server = PyServer::start_tls();
+    let url = server.url();
+    assert!(url.starts_with("https://"));
+    let cert = server.cert().expect("a TLS server has a cert");
+    let cert = cert.to_str().expect("UTF-8 temp path");
+
+    // Without trust settings the self-signed certificate is refused.
+    for run in [
+        try_python_client(&url, &["--timeout", "20"]),
+        try_ts_client(&url, &["--timeout", "20"]),
+    ] {
+        assert!(!run.status.success(), "an untrusted certificate must fail");
+        let error = run.json.expect("JSON on failure")["error"].to_string();
+        assert!(
+            error.to_lowercase().contains("certificate"),
+            "the failure names the certificate: {error}"
+        );
+    }
+
+    let out = run_python_client(&url, &["--cacert", cert, "--http2"]);
+    assert_eq!(s(&out, "/calls/add/text"), "5");
+    assert_eq!(out["delete_status"].as_u64(), Some(200));
+    let out = run_ts_client(&url, &["--cacert", cert]);
+    assert_eq!(s(&out, "/calls/add/text"), "5");
+    let out = run_python_client(&url, &["--insecure"]);
+    assert_eq!(s(&out, "/calls/echo/text"), "hello portcullis");
+    let out = run_ts_client(&url, &["--insecure"]);
+    assert_eq!(s(&out, "/calls/echo/text"), "hello portcullis");
+}
