@@ -18,6 +18,7 @@ use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -114,6 +115,12 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A number not returned before in this process (for temp file names).
+fn unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A child process that is killed (and reaped) when the guard drops.
 #[derive(Debug)]
 pub struct ChildGuard {
@@ -128,7 +135,7 @@ impl ChildGuard {
         let log = std::env::temp_dir().join(format!(
             "portcullis-e2e-{name}-{}-{}.log",
             std::process::id(),
-            free_port()
+            unique()
         ));
         let file = std::fs::File::create(&log)
             .unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
@@ -159,29 +166,55 @@ impl ChildGuard {
     /// Waits until `port` on loopback accepts connections; panics with the
     /// process's log if it exits first or the deadline passes.
     pub fn wait_for_port(&mut self, port: u16) {
+        if let Err(why) = self.wait_ready(port) {
+            panic!("{why}");
+        }
+    }
+
+    fn wait_ready(&mut self, port: u16) -> Result<(), String> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
+                return Err(format!(
                     "{} exited ({status}) before listening on {addr}:\n{}",
                     self.name,
                     self.log()
-                );
+                ));
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return;
+                return Ok(());
             }
             if Instant::now() > deadline {
-                panic!(
+                return Err(format!(
                     "{} did not listen on {addr} within {READY_DEADLINE:?}:\n{}",
                     self.name,
                     self.log()
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Starts a server on a free port and waits until it listens. The port is
+/// free when picked but may be taken before the server binds it; then (the
+/// process exits saying the address is in use) it retries on another port.
+pub fn start_on_free_port(
+    name: &str,
+    mut command_for: impl FnMut(u16) -> Command,
+) -> (ChildGuard, u16) {
+    let mut last = String::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let mut guard = ChildGuard::spawn(name, &mut command_for(port));
+        match guard.wait_ready(port) {
+            Ok(()) => return (guard, port),
+            Err(why) if why.to_lowercase().contains("in use") => last = why,
+            Err(why) => panic!("{why}"),
+        }
+    }
+    panic!("{name}: no free port after 3 tries: {last}")
 }
 
 impl Drop for ChildGuard {
@@ -222,16 +255,16 @@ impl PyServer {
     /// Starts it with extra `server.py` flags (`--json-response`, `--stateless`).
     pub fn start_with(poison: bool, extra: &[&str]) -> Self {
         let tools = tools();
-        let port = free_port();
-        let mut cmd = Command::new(&tools.python);
-        cmd.arg(tools.dir.join("server.py"))
-            .args(["--port", &port.to_string()])
-            .args(extra);
-        if poison {
-            cmd.arg("--poison");
-        }
-        let mut guard = ChildGuard::spawn("py-server", &mut cmd);
-        guard.wait_for_port(port);
+        let (guard, port) = start_on_free_port("py-server", |port| {
+            let mut cmd = Command::new(&tools.python);
+            cmd.arg(tools.dir.join("server.py"))
+                .args(["--port", &port.to_string()])
+                .args(extra);
+            if poison {
+                cmd.arg("--poison");
+            }
+            cmd
+        });
         Self {
             guard,
             port,
@@ -245,7 +278,7 @@ impl PyServer {
         let dir = std::env::temp_dir().join(format!(
             "portcullis-e2e-tls-{}-{}",
             std::process::id(),
-            free_port()
+            unique()
         ));
         let dir_arg = dir.to_str().expect("temp dir path is UTF-8").to_owned();
         let mut server = Self::start_with(false, &["--tls-dir", &dir_arg]);
@@ -300,14 +333,14 @@ impl EverythingServer {
     /// Starts it on a free port.
     pub fn start() -> Self {
         let tools = tools();
-        let port = free_port();
-        let mut cmd = Command::new(&tools.node);
-        cmd.arg(tools.everything_entry())
-            .arg("streamableHttp")
-            .env("PORT", port.to_string())
-            .current_dir(&tools.dir);
-        let mut guard = ChildGuard::spawn("server-everything", &mut cmd);
-        guard.wait_for_port(port);
+        let (guard, port) = start_on_free_port("server-everything", |port| {
+            let mut cmd = Command::new(&tools.node);
+            cmd.arg(tools.everything_entry())
+                .arg("streamableHttp")
+                .env("PORT", port.to_string())
+                .current_dir(&tools.dir);
+            cmd
+        });
         Self { guard, port }
     }
 
@@ -335,12 +368,12 @@ impl DemoUpstream {
     /// Starts it with extra flags (`--stateful`).
     pub fn start_with(extra: &[&str]) -> Self {
         let bin = demo_upstream_bin();
-        let port = free_port();
-        let mut cmd = Command::new(&bin);
-        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra);
-        let mut guard = ChildGuard::spawn("demo-upstream", &mut cmd);
-        guard.wait_for_port(port);
+        let (guard, port) = start_on_free_port("demo-upstream", |port| {
+            let mut cmd = Command::new(&bin);
+            cmd.args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(extra);
+            cmd
+        });
         Self { guard, port }
     }
 
