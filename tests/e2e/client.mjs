@@ -1,8 +1,11 @@
 // An MCP client scenario for Portcullis's end-to-end tests, on the official
-// TypeScript SDK (@modelcontextprotocol/sdk, StreamableHTTPClientTransport).
+// TypeScript SDK: v1 (@modelcontextprotocol/sdk, the default) or v2
+// (@modelcontextprotocol/client, `--sdk v2`, which also speaks 2026-07-28
+// with `--modern`), over StreamableHTTPClientTransport.
 //
 //   node client.mjs URL [--header K:V]... [--insecure | --cacert PEM]
-//                       [--profile auto|py|everything|demo] [--no-delete]
+//                       [--sdk v1|v2] [--modern] [--profile auto|py|everything|demo]
+//                       [--no-delete] [--timeout S]
 //
 // The same scenario and the same JSON output shape as client.py (see
 // tests/e2e/README.md): one JSON object on stdout, exit 1 with
@@ -10,13 +13,39 @@
 
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  LoggingMessageNotificationSchema,
-} from "@modelcontextprotocol/sdk/types.js";
+
+// The two SDK lines differ in where things live and in how handlers are keyed.
+async function loadSdk(line) {
+  if (line === "v2") {
+    const m = await import("@modelcontextprotocol/client");
+    return {
+      pkg: "@modelcontextprotocol/client",
+      Client: m.Client,
+      Transport: m.StreamableHTTPClientTransport,
+      onRequest: (client, method, handler) => client.setRequestHandler(method, handler),
+      onNotification: (client, method, handler) => client.setNotificationHandler(method, handler),
+      callTool: (client, params, options) => client.callTool(params, options),
+      protocolVersion: (client) => client.getNegotiatedProtocolVersion(),
+    };
+  }
+  const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+  const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
+  const types = await import("@modelcontextprotocol/sdk/types.js");
+  const schemas = {
+    "sampling/createMessage": types.CreateMessageRequestSchema,
+    "elicitation/create": types.ElicitRequestSchema,
+    "notifications/message": types.LoggingMessageNotificationSchema,
+  };
+  return {
+    pkg: "@modelcontextprotocol/sdk",
+    Client,
+    Transport: StreamableHTTPClientTransport,
+    onRequest: (client, method, handler) => client.setRequestHandler(schemas[method], handler),
+    onNotification: (client, method, handler) => client.setNotificationHandler(schemas[method], handler),
+    callTool: (client, params, options) => client.callTool(params, undefined, options),
+    protocolVersion: (_client, transport) => transport.protocolVersion,
+  };
+}
 
 const SAMPLING_REPLY = "portcullis-e2e sampled reply";
 
@@ -44,12 +73,14 @@ const PROFILES = {
 };
 
 function usage(message) {
-  process.stderr.write(`client.mjs: ${message}\nusage: node client.mjs URL [--header K:V]... [--insecure | --cacert PEM] [--profile P] [--no-delete] [--timeout S]\n`);
+  process.stderr.write(
+    `client.mjs: ${message}\nusage: node client.mjs URL [--header K:V]... [--insecure | --cacert PEM] [--sdk v1|v2] [--modern] [--profile P] [--no-delete] [--timeout S]\n`,
+  );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const args = { url: null, headers: {}, insecure: false, cacert: null, profile: "auto", noDelete: false, timeout: 60 };
+  const args = { url: null, headers: {}, insecure: false, cacert: null, profile: "auto", noDelete: false, timeout: 60, sdk: "v1", modern: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
@@ -62,6 +93,8 @@ function parseArgs(argv) {
     else if (a === "--cacert") args.cacert = next();
     else if (a === "--profile") args.profile = next();
     else if (a === "--no-delete") args.noDelete = true;
+    else if (a === "--sdk") args.sdk = next();
+    else if (a === "--modern") args.modern = true;
     else if (a === "--timeout") args.timeout = Number(next());
     else if (a.startsWith("--")) usage(`unknown option ${a}`);
     else if (args.url === null) args.url = a;
@@ -69,6 +102,8 @@ function parseArgs(argv) {
   }
   if (args.url === null) usage("URL is required");
   if (args.profile !== "auto" && !(args.profile in PROFILES)) usage(`unknown profile ${args.profile}`);
+  if (args.sdk !== "v1" && args.sdk !== "v2") usage(`--sdk wants v1 or v2, got ${args.sdk}`);
+  if (args.modern && args.sdk !== "v2") usage("--modern needs --sdk v2 (the v1 SDK speaks 2025-11-25 at most)");
   return args;
 }
 
@@ -103,7 +138,7 @@ function fill(schema) {
 
 const textOf = (content) => (content ?? []).filter((c) => c.type === "text").map((c) => c.text).join("\n");
 
-async function scenario(args, out) {
+async function scenario(args, out, sdk) {
   // Record every HTTP exchange the SDK makes, like client.py's response hook.
   const recordingFetch = async (url, init) => {
     const response = await fetch(url, init);
@@ -116,32 +151,31 @@ async function scenario(args, out) {
     });
     return response;
   };
-  const transport = new StreamableHTTPClientTransport(new URL(args.url), {
+  const transport = new sdk.Transport(new URL(args.url), {
     requestInit: { headers: args.headers },
     fetch: recordingFetch,
   });
-  const client = new Client(
-    { name: "portcullis-e2e-typescript", version: "1.0.0" },
-    { capabilities: { sampling: {}, elicitation: { form: {} } } },
-  );
-  client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+  const clientOptions = { capabilities: { sampling: {}, elicitation: { form: {} } } };
+  if (args.modern) clientOptions.versionNegotiation = { mode: { pin: "2026-07-28" } };
+  const client = new sdk.Client({ name: "portcullis-e2e-typescript", version: "1.0.0" }, clientOptions);
+  sdk.onRequest(client, "sampling/createMessage", async (request) => {
     const first = request.params.messages[0]?.content;
     out.sampling_requests.push({ max_tokens: request.params.maxTokens, text: first?.type === "text" ? first.text : "" });
     return { role: "assistant", content: { type: "text", text: SAMPLING_REPLY }, model: "portcullis-e2e-model", stopReason: "endTurn" };
   });
-  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+  sdk.onRequest(client, "elicitation/create", async (request) => {
     const props = request.params.requestedSchema?.properties ?? {};
     const content = Object.fromEntries(Object.entries(props).map(([name, prop]) => [name, fill(prop)]));
     out.elicitation_requests.push({ message: request.params.message, fields: Object.keys(props).sort() });
     return { action: "accept", content };
   });
-  client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => {
+  sdk.onNotification(client, "notifications/message", async (n) => {
     out.logs.push({ level: n.params.level, data: n.params.data });
   });
 
   await client.connect(transport);
-  out.steps.push("initialize");
-  out.protocol_version = transport.protocolVersion ?? null;
+  out.steps.push(args.modern ? "server/discover" : "initialize");
+  out.protocol_version = sdk.protocolVersion(client, transport) ?? null;
   const info = client.getServerVersion();
   out.server_info = { name: info?.name, version: info?.version };
   const caps = client.getServerCapabilities() ?? {};
@@ -167,7 +201,7 @@ async function scenario(args, out) {
     if (kind === "progress") {
       options.onprogress = (p) => out.progress.push({ progress: p.progress, total: p.total ?? null, message: p.message ?? null });
     }
-    const result = await client.callTool({ name: tool, arguments: toolArgs }, undefined, options);
+    const result = await sdk.callTool(client, { name: tool, arguments: toolArgs }, options);
     out.steps.push(`tools/call ${tool}`);
     out.calls[kind] = { tool, is_error: Boolean(result.isError), text: textOf(result.content), structured: result.structuredContent ?? null };
     if (result.isError) throw new Error(`tool ${tool} returned an error: ${textOf(result.content)}`);
@@ -203,10 +237,14 @@ async function scenario(args, out) {
     }
   }
 
-  await client.ping();
-  out.steps.push("ping");
+  if (args.modern) {
+    out.skipped.push("ping"); // not a 2026-07-28 method
+  } else {
+    await client.ping();
+    out.steps.push("ping");
+  }
 
-  if (!args.noDelete) {
+  if (!args.noDelete && transport.sessionId) {
     await transport.terminateSession();
   }
   await client.close();
@@ -226,22 +264,24 @@ async function main() {
     });
     process.exit(child.status ?? 1);
   }
-  const sdkPackage = new URL("./node_modules/@modelcontextprotocol/sdk/package.json", import.meta.url);
+  const sdk = await loadSdk(args.sdk);
+  const sdkPackage = new URL(`./node_modules/${sdk.pkg}/package.json`, import.meta.url);
   const out = {
     ok: false,
     client: "typescript",
-    sdk: `@modelcontextprotocol/sdk ${JSON.parse(readFileSync(sdkPackage, "utf8")).version}`,
+    sdk: `${sdk.pkg} ${JSON.parse(readFileSync(sdkPackage, "utf8")).version}`,
     steps: [],
     http: [],
     progress: [],
     sampling_requests: [],
     elicitation_requests: [],
     logs: [],
+    skipped: [],
   };
   let timer;
   try {
     await Promise.race([
-      scenario(args, out),
+      scenario(args, out, sdk),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error("scenario timed out")), args.timeout * 1000);
       }),

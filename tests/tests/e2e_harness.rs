@@ -327,3 +327,45 @@ fn clients_verify_tls_and_accept_a_given_self_signed_cert() {
     let out = run_ts_client(&url, &["--insecure"]);
     assert_eq!(s(&out, "/calls/echo/text"), "hello portcullis");
 }
+
+#[test]
+fn typescript_v2_client_against_server_everything() {
+    if !require_e2e("typescript_v2_client_against_server_everything") {
+        return;
+    }
+    let server = EverythingServer::start();
+    let out = run_ts_client(&server.url(), &["--sdk", "v2"]);
+    assert_everything_results(&out);
+    assert!(s(&out, "/sdk").starts_with("@modelcontextprotocol/client 2."));
+}
+
+#[test]
+fn typescript_v2_client_speaks_2026_07_28_to_python_server() {
+    if !require_e2e("typescript_v2_client_speaks_2026_07_28_to_python_server") {
+        return;
+    }
+    let server = PyServer::start(false);
+    let out = run_ts_client(&server.url(), &["--sdk", "v2", "--modern"]);
+    assert_eq!(s(&out, "/protocol_version"), "2026-07-28");
+    assert!(out["session_id"].is_null());
+    assert_eq!(out["progress"].as_array().map(Vec::len), Some(3));
+    // The v2 SDK fulfils InputRequiredResult through the same handlers.
+    assert!(s(&out, "/calls/sampling/text").contains(SAMPLING_REPLY));
+    assert_eq!(s(&out, "/calls/elicitation/text"), "confirmed=True note=");
+    assert_eq!(s(&out, "/prompt_get/name"), "review");
+    assert!(out["delete_status"].is_null());
+}
+
+#[test]
+fn typescript_client_rejects_modern_on_the_v1_sdk() {
+    if !require_e2e("typescript_client_rejects_modern_on_the_v1_sdk") {
+        return;
+    }
+    let run = try_ts_client("http://127.0.0.1:1/mcp", &["--modern"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        run.stderr.contains("--modern needs --sdk v2"),
+        "{}",
+        run.stderr
+    );
+}
