@@ -2,6 +2,7 @@
 //! benchmarks): frame builders, network-namespace test hosts, and the rule
 //! that root-only tests fail rather than skip under CI.
 
+pub mod e2e;
 pub mod frames;
 pub mod netlab;
 
