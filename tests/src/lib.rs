@@ -4,6 +4,7 @@
 
 pub mod e2e;
 pub mod frames;
+pub mod gateway;
 pub mod netlab;
 
 use std::path::PathBuf;
