@@ -1,1 +1,1 @@
-//! placeholder
+//! Benchmarks live in `src/bin/`; run them through `cargo xtask bench`.

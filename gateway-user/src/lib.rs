@@ -7,5 +7,10 @@
 
 pub mod config;
 pub mod edge;
+pub mod limit;
+pub mod listen;
+pub mod mcp;
 pub mod pin;
+pub mod proxy;
+pub mod upstream;
 pub mod validate;

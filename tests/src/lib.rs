@@ -2,7 +2,9 @@
 //! benchmarks): frame builders, network-namespace test hosts, and the rule
 //! that root-only tests fail rather than skip under CI.
 
+pub mod e2e;
 pub mod frames;
+pub mod gateway;
 pub mod netlab;
 
 use std::path::PathBuf;

@@ -19,6 +19,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::frames::{DST_MAC, SRC_MAC};
+
 static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
 
 /// Runs `ip` with `args`, panicking with its stderr on failure.
@@ -72,10 +74,30 @@ impl Lab {
         ]);
         ip(&["link", "set", &lab.tx_if, "netns", &lab.tx_ns]);
         ip(&["link", "set", &lab.rx_if, "netns", &lab.rx_ns]);
-        for (ns, ifname, v4, v6) in [
-            (&lab.tx_ns, &lab.tx_if, "198.18.1.2/24", "2001:2:0:1::2/64"),
-            (&lab.rx_ns, &lab.rx_if, "198.18.1.1/24", "2001:2:0:1::1/64"),
+        // Fixed MACs: frames built with frames::{SRC,DST}_MAC are then
+        // addressed to the receiver itself and climb its IP stack.
+        for (ns, ifname, v4, v6, mac) in [
+            (
+                &lab.tx_ns,
+                &lab.tx_if,
+                "198.18.1.2/24",
+                "2001:2:0:1::2/64",
+                SRC_MAC,
+            ),
+            (
+                &lab.rx_ns,
+                &lab.rx_if,
+                "198.18.1.1/24",
+                "2001:2:0:1::1/64",
+                DST_MAC,
+            ),
         ] {
+            let mac = mac
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":");
+            ip(&["-n", ns, "link", "set", ifname, "address", &mac]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
             ip(&["-n", ns, "addr", "add", v4, "dev", ifname]);
             ip(&["-n", ns, "addr", "add", v6, "dev", ifname, "nodad"]);
@@ -295,11 +317,36 @@ pub fn send_frames(
     gap: Duration,
     deadline: Duration,
 ) -> (u64, Duration) {
+    let sent = send_frames_measured(ns, ifname, frames, gap, deadline);
+    (sent.frames, sent.elapsed)
+}
+
+/// What [`send_frames_measured`] did.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent {
+    /// Frames handed to the kernel.
+    pub frames: u64,
+    /// Wall time from the first send to the last.
+    pub elapsed: Duration,
+    /// CPU time of the sending thread (user and system) over the sends:
+    /// on veth this includes the transmit path into the peer.
+    pub thread_cpu: Duration,
+}
+
+/// [`send_frames`], also reporting the sending thread's own CPU time.
+pub fn send_frames_measured(
+    ns: &str,
+    ifname: &str,
+    frames: Vec<Vec<u8>>,
+    gap: Duration,
+    deadline: Duration,
+) -> Sent {
     let (ns, ifname) = (ns.to_owned(), ifname.to_owned());
     thread::spawn(move || {
         enter_netns(&ns);
         let socket = PacketSocket::open(&ifname)
             .unwrap_or_else(|e| panic!("packet socket on {ifname}: {e}"));
+        let cpu_start = thread_cpu_time();
         let started = Instant::now();
         let mut sent = 0u64;
         for (i, frame) in frames.iter().enumerate() {
@@ -317,8 +364,30 @@ pub fn send_frames(
                 .unwrap_or_else(|e| panic!("sending on {ifname}: {e}"));
             sent += 1;
         }
-        (sent, started.elapsed())
+        Sent {
+            frames: sent,
+            elapsed: started.elapsed(),
+            thread_cpu: thread_cpu_time().saturating_sub(cpu_start),
+        }
     })
     .join()
     .expect("sender thread panicked")
+}
+
+/// CPU time consumed by the calling thread.
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant
+    // the kernel always supports.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }

@@ -3,6 +3,7 @@
 //! Every command sets up what it needs first (idempotently), so a fresh
 //! machine needs nothing installed by hand beyond rustup and a C compiler.
 
+mod e2e;
 mod setup;
 
 use std::{
@@ -165,12 +166,14 @@ fn build(root: &Path, release: bool) -> Result<()> {
 
 fn test(root: &Path, args: &[String]) -> Result<()> {
     build(root, false)?;
+    let e2e = e2e::ensure_e2e(root)?;
     let object = root.join("target/ebpf/bpfel-unknown-none/release/gateway-ebpf");
     let mut cmd = cargo(None);
     cmd.current_dir(root)
         .args(["test", "--locked", "--workspace"])
         .env("PORTCULLIS_EBPF_OBJECT", &object)
-        .env("PORTCULLIS_BIN", root.join("target/debug/portcullis"));
+        .env("PORTCULLIS_BIN", root.join("target/debug/portcullis"))
+        .envs(e2e.env());
     if !args.is_empty() {
         cmd.arg("--").args(args);
     }

@@ -311,17 +311,16 @@ impl EdgeProgram {
 
 impl Drop for EdgeProgram {
     fn drop(&mut self) {
-        if let Some((iface, link, _)) = self.attached.take() {
-            if let Ok(program) = xdp_mut(&mut self.ebpf, PROGRAM_NAME) {
-                if let Err(error) = program.detach(link) {
-                    tracing::warn!(%error, iface, "detaching XDP program failed");
-                }
-            }
+        if let Some((iface, link, _)) = self.attached.take()
+            && let Ok(program) = xdp_mut(&mut self.ebpf, PROGRAM_NAME)
+            && let Err(error) = program.detach(link)
+        {
+            tracing::warn!(%error, iface, "detaching XDP program failed");
         }
-        if let Some(dir) = self.pinned.take() {
-            if let Err(error) = fs::remove_dir_all(&dir) {
-                tracing::warn!(%error, dir = %dir.display(), "removing pins failed");
-            }
+        if let Some(dir) = self.pinned.take()
+            && let Err(error) = fs::remove_dir_all(&dir)
+        {
+            tracing::warn!(%error, dir = %dir.display(), "removing pins failed");
         }
     }
 }
@@ -396,7 +395,7 @@ fn prepare_pin_dir(iface: &str) -> Result<PathBuf, EdgeError> {
 fn ensure_bpffs() -> Result<(), EdgeError> {
     let root = Path::new("/sys/fs/bpf");
     let is_bpffs = nix::sys::statfs::statfs(root)
-        .map(|s| s.filesystem_type().0 as i64 == BPF_FS_MAGIC)
+        .map(|s| s.filesystem_type().0 == BPF_FS_MAGIC)
         .unwrap_or(false);
     if is_bpffs {
         return Ok(());

@@ -19,7 +19,7 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the gateway: attach the XDP edge filter and show live counters.
+    /// Run the gateway: the MCP proxy listeners and the XDP edge filter.
     Run(RunArgs),
     /// Inspect and tune a running instance through its pinned BPF maps.
     Ctl(CtlArgs),
@@ -42,6 +42,16 @@ pub struct RunArgs {
     /// Seconds between counter reports (0 turns them off).
     #[arg(long, default_value_t = 5)]
     pub stats_interval: u64,
+    /// Serve the gateway on this address instead of the configured one.
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Do not load the XDP edge layer.
+    #[arg(long)]
+    pub no_edge: bool,
+    /// Write the generated development certificate (PEM) here, for clients
+    /// to trust.
+    #[arg(long)]
+    pub write_dev_cert: Option<PathBuf>,
 }
 
 /// `portcullis ctl`.

@@ -7,8 +7,12 @@ use serde::Deserialize;
 
 use crate::edge::{Cidr, EdgeLimits};
 
+mod gateway;
+
+pub use gateway::{GatewayConfig, TlsConfig, UpstreamConfig};
+
 /// The configuration compiled into the binary.
-pub const EMBEDDED_DEFAULT: &str = include_str!("../config/default.toml");
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/default.toml");
 
 /// Largest config file accepted.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -59,6 +63,12 @@ pub struct Config {
     /// The kernel edge layer.
     #[serde(default)]
     pub edge: EdgeConfig,
+    /// The userspace gateway: listeners, TLS, limits.
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    /// The MCP servers behind the gateway.
+    #[serde(default, rename = "upstream")]
+    pub upstreams: Vec<UpstreamConfig>,
 }
 
 /// The `[edge]` section.
@@ -150,6 +160,7 @@ impl Config {
                     .map_err(|e| invalid(format!("edge.{name}[{i}]"), e.to_string()))?;
             }
         }
+        gateway::validate(&self.gateway, &self.upstreams).map_err(|(f, m)| invalid(f, m))?;
         if self.edge.interface.is_empty() || self.edge.interface.len() >= libc::IFNAMSIZ {
             return Err(invalid(
                 "edge.interface".into(),
@@ -179,6 +190,41 @@ mod tests {
         assert!(err.contains("t.toml"), "{err}");
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn gateway_and_upstream_errors_name_the_field() {
+        for (text, field) in [
+            (
+                "[gateway]\nplain_http_listen = \"0.0.0.0:80\"\n",
+                "gateway.plain_http_listen",
+            ),
+            ("[gateway.tls]\ncert = \"c.pem\"\n", "gateway.tls"),
+            ("[gateway.body]\nmax_depth = 0\n", "gateway.body.max_depth"),
+            (
+                "[gateway]\nallowed_origins = [\"evil\"]\n",
+                "gateway.allowed_origins",
+            ),
+            (
+                "[[upstream]]\nname = \"Bad Name\"\nurl = \"http://127.0.0.1:1/mcp\"\n",
+                "upstream[0].name",
+            ),
+            (
+                "[[upstream]]\nname = \"a\"\nurl = \"ftp://x/\"\n",
+                "upstream[0].url",
+            ),
+            (
+                "[[upstream]]\nname = \"a\"\nurl = \"http://x/\"\n[[upstream]]\nname = \"a\"\nurl = \"http://y/\"\n",
+                "upstream[1].name",
+            ),
+        ] {
+            let err = Config::parse(text, "t.toml").unwrap_err().to_string();
+            assert!(err.contains(field), "{text}: {err}");
+        }
+        let err = Config::parse("[[upstream]]\nname = \"a\"\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("url") && err.contains("line"), "{err}");
     }
 
     #[test]
