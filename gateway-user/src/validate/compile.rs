@@ -32,6 +32,16 @@ pub(crate) fn compile(
     which: SchemaKind,
 ) -> Result<Validator, ValidationError> {
     let draft = guard::check_schema(schema, limits, which)?;
+    build(schema, draft, limits, which)
+}
+
+/// Compiles without the guard (tests use it to check the second wall).
+pub(crate) fn build(
+    schema: &Value,
+    draft: jsonschema::Draft,
+    limits: &ValidationLimits,
+    which: SchemaKind,
+) -> Result<Validator, ValidationError> {
     jsonschema::options()
         .with_draft(draft)
         .with_retriever(RefuseRetriever)

@@ -154,13 +154,36 @@ fn remote_refs_are_refused_without_any_fetch() {
 
 #[test]
 fn the_compiler_retriever_refuses_too() {
-    // Bypass the guard to check the second wall: the compiler is built
-    // without resolvers and with a retriever that refuses everything.
-    let schema = json!({"$ref": "https://127.0.0.1:9/x.json"});
-    let built = jsonschema::options()
-        .with_retriever(crate::validate::compile::RefuseRetriever)
-        .build(&schema);
-    assert!(built.is_err());
+    // Bypass the guard to check the second wall. Control: the same
+    // schema compiles when a retriever serves the reference, so the
+    // refusal below comes from ours.
+    struct Serve;
+    impl jsonschema::Retrieve for Serve {
+        fn retrieve(
+            &self,
+            _: &jsonschema::Uri<String>,
+        ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(json!({"type": "string"}))
+        }
+    }
+    let schema = json!({"properties": {"a": {"$ref": "https://127.0.0.1:9/x.json"}}});
+    let served = jsonschema::options()
+        .with_retriever(Serve)
+        .build(&schema)
+        .expect("served");
+    assert!(!served.is_valid(&json!({"a": 1})));
+    let limits = ValidationLimits::default();
+    let err = crate::validate::compile::build(
+        &schema,
+        jsonschema::Draft::Draft202012,
+        &limits,
+        SchemaKind::Input,
+    )
+    .expect_err("refused");
+    assert!(
+        matches!(err, ValidationError::SchemaInvalid { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
