@@ -139,6 +139,29 @@ impl PinStore {
         Ok(store)
     }
 
+    /// Parses a pin file from config: a JSON array of tool definitions, or
+    /// a tools/list result (`{"tools": [...]}`), e.g. saved from a trusted
+    /// run. Feed the tools to [`PinStore::pin_from_file`].
+    pub fn parse_pin_file(bytes: &[u8]) -> Result<Vec<serde_json::Value>, PinError> {
+        let corrupt = |reason: &str| PinError::Corrupt {
+            path: PathBuf::new(),
+            reason: reason.to_owned(),
+        };
+        if bytes.len() as u64 > MAX_STATE_BYTES {
+            return Err(corrupt("the pin file is too large"));
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| corrupt(&e.to_string()))?;
+        match value {
+            serde_json::Value::Array(tools) => Ok(tools),
+            serde_json::Value::Object(mut map) => match map.remove("tools") {
+                Some(serde_json::Value::Array(tools)) => Ok(tools),
+                _ => Err(corrupt("expected an array of tools or {\"tools\": [...]}")),
+            },
+            _ => Err(corrupt("expected an array of tools or {\"tools\": [...]}")),
+        }
+    }
+
     /// Serializes state (pretty JSON).
     pub fn to_json(&self) -> Vec<u8> {
         let state = StateFile {

@@ -277,7 +277,16 @@ fn malformed_and_duplicate_tools_are_rejected() {
 #[test]
 fn pin_file_replaces_trust_on_first_use() {
     let mut s = PinStore::new();
-    let rejected = s.pin_from_file("up", &[t("search", "Search.")], 50);
+    let file = serde_json::to_vec(&json!({"tools": [t("search", "Search.")]})).expect("json");
+    let tools = PinStore::parse_pin_file(&file).expect("parse");
+    assert_eq!(PinStore::parse_pin_file(b"[]").expect("array").len(), 0);
+    for bad in [&b"{}"[..], b"7", b"{\"tools\": 1}", b"nope"] {
+        assert!(matches!(
+            PinStore::parse_pin_file(bad),
+            Err(super::PinError::Corrupt { .. })
+        ));
+    }
+    let rejected = s.pin_from_file("up", &tools, 50);
     assert!(rejected.is_empty());
     // The first list is compared with the pin file, not trusted.
     let out = s.observe_tools_list("up", &[t("search", "Search!"), t("fetch", "Fetch.")], 100);
