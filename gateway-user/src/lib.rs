@@ -5,6 +5,8 @@
 //! ([`config`]).
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod edge;
 pub mod mcp;
+pub mod policy;
