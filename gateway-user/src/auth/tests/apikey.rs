@@ -1,0 +1,1 @@
+//! apikey tests.
