@@ -42,7 +42,7 @@ fn valid_tokens_of_each_algorithm_give_a_principal() {
         let t = token(&signer, &header(&signer, "k1"), &good_claims());
         let p = validator()
             .verify_with_set(&t, &set, None, NOW)
-            .expect(signer.alg());
+            .unwrap_or_else(|e| panic!("{}: {e}", signer.alg()));
         assert_eq!(p.subject, "agent-7");
         assert_eq!(p.kind, PrincipalKind::Jwt);
         assert_eq!(p.scopes, ["mcp:call".to_string(), "mcp:read".into()].into());
