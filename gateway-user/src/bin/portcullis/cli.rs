@@ -23,6 +23,10 @@ pub enum Command {
     Run(RunArgs),
     /// Inspect and tune a running instance through its pinned BPF maps.
     Ctl(CtlArgs),
+    /// Manage API keys for machine clients.
+    Keys(crate::keys::KeysArgs),
+    /// The embedded token issuer.
+    Token(crate::token::TokenArgs),
 }
 
 /// `portcullis run`.

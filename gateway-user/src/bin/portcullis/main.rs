@@ -2,7 +2,9 @@
 
 mod cli;
 mod ctl;
+mod keys;
 mod run;
+mod token;
 
 use clap::Parser;
 
@@ -12,6 +14,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         cli::Command::Run(args) => run::run(args),
         cli::Command::Ctl(args) => ctl::ctl(args),
+        cli::Command::Keys(args) => keys::keys(args),
+        cli::Command::Token(args) => token::token(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
