@@ -17,6 +17,7 @@
 mod apikey;
 mod apikey_file;
 mod authenticate;
+mod config;
 mod extract;
 mod issuer;
 mod issuer_file;
@@ -35,6 +36,7 @@ pub use apikey::{
 };
 pub use apikey_file::{KeyFileError, MAX_STORE_BYTES, STORE_FILE};
 pub use authenticate::{AuthError, AuthStep, authenticate_bearer};
+pub use config::{AuthConfig, AuthConfigError, AuthSettings, JwksSource};
 pub use extract::{
     Credential, ExtractError, MAX_AUTHORIZATION_BYTES, extract_credential, extract_single,
 };
