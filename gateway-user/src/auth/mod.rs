@@ -23,6 +23,7 @@ mod issuer;
 mod issuer_file;
 mod jwk;
 mod jwks_cache;
+mod jwks_fetch;
 mod jwt;
 mod metadata;
 mod mtls;
@@ -47,6 +48,7 @@ pub use issuer::{
 pub use issuer_file::{IssuerFileError, IssuerFiles};
 pub use jwk::{Alg, BadSignature, JwkSet, JwksError, MAX_JWKS_BYTES, MAX_JWKS_KEYS, VerifyingKey};
 pub use jwks_cache::{JwksCache, JwksCacheConfig, KeyLookup};
+pub use jwks_fetch::{DEFAULT_FETCH_TIMEOUT, FetchError, JwksFetcher, load_roots};
 pub use jwt::{
     DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, JwtConfig, JwtError, JwtValidator, UnverifiedJwt,
 };

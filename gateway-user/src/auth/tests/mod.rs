@@ -2,6 +2,7 @@
 //! is generated here at run time; nothing secret-looking is checked in.
 
 mod apikey;
+mod fetch;
 mod issuer;
 mod jwks;
 mod jwt;
