@@ -19,6 +19,8 @@ mod apikey_file;
 mod authenticate;
 mod config;
 mod extract;
+#[cfg(any(fuzzing, test))]
+pub mod fuzz;
 mod issuer;
 mod issuer_file;
 mod jwk;
