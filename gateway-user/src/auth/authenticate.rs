@@ -7,6 +7,7 @@ use super::{
     jwks_cache::{JwksCache, KeyLookup},
     jwt::{JwtError, JwtValidator},
     mtls::MtlsError,
+    token_cache::TokenCache,
 };
 
 /// Why a request is not authenticated. Maps to 401 (or 400 for requests
@@ -69,7 +70,7 @@ impl AuthError {
     }
 }
 
-/// The result of one [`authenticate_bearer`] step.
+/// The result of one [`BearerVerifier::authenticate`] step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthStep {
     /// Decided.
@@ -81,31 +82,61 @@ pub enum AuthStep {
     RefreshJwks,
 }
 
-/// Authenticates a bearer credential against the JWT validator (with its
-/// key cache) or the API key store. `audience` overrides the configured
-/// resource URI for this route.
-pub fn authenticate_bearer(
-    credential: Credential<'_>,
-    validator: &JwtValidator,
-    jwks: &mut JwksCache,
-    api_keys: &ApiKeyStore,
-    audience: Option<&str>,
-    now: u64,
-) -> AuthStep {
-    match credential {
-        Credential::ApiKey(key) => AuthStep::Done(api_keys.verify(key, now).map_err(Into::into)),
-        Credential::Jwt(token) => {
-            let jwt = match validator.parse(token) {
-                Ok(jwt) => jwt,
-                Err(e) => return AuthStep::Done(Err(e.into())),
-            };
-            let result = match jwks.lookup(jwt.kid(), now) {
-                KeyLookup::Found(key) => validator.verify(&jwt, key, audience, now),
-                KeyLookup::Refresh => return AuthStep::RefreshJwks,
-                KeyLookup::Unknown => Err(JwtError::UnknownKid),
-                KeyLookup::Ambiguous => Err(JwtError::MissingKid),
-            };
-            AuthStep::Done(result.map_err(Into::into))
+/// The verifiers and stores one bearer check uses.
+#[derive(Debug)]
+pub struct BearerVerifier<'a> {
+    /// Token checks.
+    pub validator: &'a JwtValidator,
+    /// Keys, and when to refresh them.
+    pub jwks: &'a mut JwksCache,
+    /// Tokens verified recently.
+    pub tokens: &'a mut TokenCache,
+    /// API keys.
+    pub api_keys: &'a ApiKeyStore,
+}
+
+impl BearerVerifier<'_> {
+    /// Authenticates a bearer credential: an API key against the store, a
+    /// JWT against the token cache, then the validator with the key cache.
+    /// `audience` overrides the configured resource URI for this route.
+    pub fn authenticate(
+        &mut self,
+        credential: Credential<'_>,
+        audience: Option<&str>,
+        now: u64,
+    ) -> AuthStep {
+        let token = match credential {
+            Credential::ApiKey(key) => {
+                return AuthStep::Done(self.api_keys.verify(key, now).map_err(Into::into));
+            }
+            Credential::Jwt(token) => token,
+        };
+        let effective_audience = audience.unwrap_or(&self.validator.config().audience);
+        if let Some(principal) = self.tokens.get(token, effective_audience, now) {
+            return AuthStep::Done(Ok(principal.clone()));
         }
+        let jwt = match self.validator.parse(token) {
+            Ok(jwt) => jwt,
+            Err(e) => return AuthStep::Done(Err(e.into())),
+        };
+        let result = match self.jwks.lookup(jwt.kid(), now) {
+            KeyLookup::Found(key) => self.validator.verify_until(&jwt, key, audience, now),
+            KeyLookup::Refresh => return AuthStep::RefreshJwks,
+            KeyLookup::Unknown => Err(JwtError::UnknownKid),
+            KeyLookup::Ambiguous => Err(JwtError::MissingKid),
+        };
+        AuthStep::Done(match result {
+            Ok((principal, valid_until)) => {
+                self.tokens.insert(
+                    token,
+                    effective_audience,
+                    principal.clone(),
+                    valid_until,
+                    now,
+                );
+                Ok(principal)
+            }
+            Err(e) => Err(e.into()),
+        })
     }
 }

@@ -234,6 +234,18 @@ impl JwtValidator {
         audience: Option<&str>,
         now: u64,
     ) -> Result<Principal, JwtError> {
+        self.verify_until(jwt, key, audience, now).map(|(p, _)| p)
+    }
+
+    /// [`verify`](Self::verify), also returning the first Unix second at
+    /// which the token is no longer accepted (`exp` plus leeway).
+    pub fn verify_until(
+        &self,
+        jwt: &UnverifiedJwt<'_>,
+        key: &VerifyingKey,
+        audience: Option<&str>,
+        now: u64,
+    ) -> Result<(Principal, u64), JwtError> {
         if key.alg() != jwt.alg {
             return Err(JwtError::AlgKeyMismatch);
         }
@@ -249,7 +261,7 @@ impl JwtValidator {
         claims: &serde_json::Map<String, serde_json::Value>,
         audience: &str,
         now: u64,
-    ) -> Result<Principal, JwtError> {
+    ) -> Result<(Principal, u64), JwtError> {
         let leeway = self.config.leeway_secs;
         let iss = string_claim(claims, "iss")?.ok_or(JwtError::MissingClaim("iss"))?;
         if iss != self.config.issuer {
@@ -294,12 +306,13 @@ impl JwtValidator {
         if scopes.len() > MAX_LIST || roles.len() > MAX_LIST {
             return Err(JwtError::BadClaim("scope"));
         }
-        Ok(Principal {
+        let principal = Principal {
             subject: subject.to_owned(),
             kind: PrincipalKind::Jwt,
             scopes,
             roles,
-        })
+        };
+        Ok((principal, exp.saturating_add(leeway)))
     }
 }
 

@@ -33,12 +33,13 @@ mod principal;
 mod secure_file;
 mod session;
 mod strict_json;
+mod token_cache;
 
 pub use apikey::{
     ApiKeyError, ApiKeyRecord, ApiKeyStore, KEY_PREFIX, KeySpec, KeyStatus, KeyStoreError, NewKey,
 };
 pub use apikey_file::{KeyFileError, MAX_STORE_BYTES, STORE_FILE};
-pub use authenticate::{AuthError, AuthStep, authenticate_bearer};
+pub use authenticate::{AuthError, AuthStep, BearerVerifier};
 pub use config::{AuthConfig, AuthConfigError, AuthSettings, JwksSource};
 pub use extract::{
     Credential, ExtractError, MAX_AUTHORIZATION_BYTES, extract_credential, extract_single,
@@ -62,6 +63,7 @@ pub use mtls::{ClientCertNames, MtlsConfig, MtlsError, MtlsMapper, MtlsRuleConfi
 pub use principal::{Principal, PrincipalKind};
 pub use secure_file::{FileStamp, SecureFileError};
 pub use session::{SessionMismatch, SessionOwner};
+pub use token_cache::{DEFAULT_TOKEN_CACHE_ENTRIES, DEFAULT_TOKEN_CACHE_MAX_AGE_SECS, TokenCache};
 
 #[cfg(test)]
 mod tests;

@@ -112,7 +112,15 @@ async fn authenticate(
     let keys = ApiKeyStore::new();
     let v = validator();
     for _ in 0..2 {
-        match authenticate_bearer(Credential::Jwt(token), &v, cache, &keys, None, now) {
+        // A fresh token cache each time: these tests are about key fetching.
+        let mut tokens = TokenCache::default();
+        let mut verifier = BearerVerifier {
+            validator: &v,
+            jwks: cache,
+            tokens: &mut tokens,
+            api_keys: &keys,
+        };
+        match verifier.authenticate(Credential::Jwt(token), None, now) {
             AuthStep::Done(result) => return result,
             AuthStep::RefreshJwks => match fetcher.fetch(now).await {
                 Ok(bytes) => {

@@ -158,45 +158,111 @@ fn bearer_step_refreshes_on_rotation_then_decides() {
     let v = validator();
     let keys = ApiKeyStore::new();
     let mut c = cache();
+    let mut tokens = TokenCache::default();
     c.update_from_bytes(&jwks(&[(&old, "old")]), NOW - 100)
         .expect("valid");
     let rotated = token(&new, &header(&new, "new"), &good_claims());
     let cred = Credential::Jwt(&rotated);
-    assert_eq!(
-        authenticate_bearer(cred, &v, &mut c, &keys, None, NOW),
-        AuthStep::RefreshJwks
-    );
+    let mut step = |c: &mut JwksCache, cred, now| {
+        BearerVerifier {
+            validator: &v,
+            jwks: c,
+            tokens: &mut tokens,
+            api_keys: &keys,
+        }
+        .authenticate(cred, None, now)
+    };
+    assert_eq!(step(&mut c, cred, NOW), AuthStep::RefreshJwks);
     c.update_from_bytes(&jwks(&[(&old, "old"), (&new, "new")]), NOW)
         .expect("valid");
-    let AuthStep::Done(Ok(p)) = authenticate_bearer(cred, &v, &mut c, &keys, None, NOW) else {
+    let AuthStep::Done(Ok(p)) = step(&mut c, cred, NOW) else {
         panic!("rotated key must verify after the refresh");
     };
     assert_eq!(p.subject, "agent-7");
 
     let forged_kid = token(&new, &header(&new, "nope"), &good_claims());
-    let step = authenticate_bearer(
-        Credential::Jwt(&forged_kid),
-        &v,
-        &mut c,
-        &keys,
-        None,
-        NOW + 1,
-    );
     assert_eq!(
-        step,
+        step(&mut c, Credential::Jwt(&forged_kid), NOW + 1),
         AuthStep::Done(Err(AuthError::Jwt(JwtError::UnknownKid)))
     );
-
-    let junk = authenticate_bearer(Credential::Jwt("x.y"), &v, &mut c, &keys, None, NOW);
-    let AuthStep::Done(Err(e)) = junk else {
+    let AuthStep::Done(Err(e)) = step(&mut c, Credential::Jwt("x.y"), NOW) else {
         panic!("malformed must be decided")
     };
     assert!(e.token_presented() && e.code() == "invalid_token");
-    let api = authenticate_bearer(Credential::ApiKey("pcl_zz"), &v, &mut c, &keys, None, NOW);
     assert_eq!(
-        api,
+        step(&mut c, Credential::ApiKey("pcl_zz"), NOW),
         AuthStep::Done(Err(AuthError::ApiKey(ApiKeyError::Malformed)))
     );
+}
+
+#[test]
+fn verified_tokens_are_cached_per_audience_until_expiry() {
+    let k = Signer::ed25519();
+    let v = validator();
+    let keys = ApiKeyStore::new();
+    let mut tokens = TokenCache::default();
+    let t = token(&k, &header(&k, "k"), &good_claims());
+    let mut full = cache();
+    full.update_from_bytes(&jwks(&[(&k, "k")]), NOW)
+        .expect("valid");
+    let mut verifier = BearerVerifier {
+        validator: &v,
+        jwks: &mut full,
+        tokens: &mut tokens,
+        api_keys: &keys,
+    };
+    assert!(matches!(
+        verifier.authenticate(Credential::Jwt(&t), None, NOW),
+        AuthStep::Done(Ok(_))
+    ));
+    assert_eq!(tokens.len(), 1);
+    // With no keys at all, the cached verification still answers ...
+    let mut empty = cache();
+    let mut verifier = BearerVerifier {
+        validator: &v,
+        jwks: &mut empty,
+        tokens: &mut tokens,
+        api_keys: &keys,
+    };
+    assert!(matches!(
+        verifier.authenticate(Credential::Jwt(&t), None, NOW + 1),
+        AuthStep::Done(Ok(_))
+    ));
+    // ... but not for another audience, nor after the max age or expiry.
+    let route = Some("https://gw.example.test/mcp/other");
+    assert_eq!(
+        verifier.authenticate(Credential::Jwt(&t), route, NOW + 1),
+        AuthStep::RefreshJwks
+    );
+    let mut empty = cache();
+    let mut verifier = BearerVerifier {
+        validator: &v,
+        jwks: &mut empty,
+        tokens: &mut tokens,
+        api_keys: &keys,
+    };
+    assert_eq!(
+        verifier.authenticate(
+            Credential::Jwt(&t),
+            None,
+            NOW + DEFAULT_TOKEN_CACHE_MAX_AGE_SECS
+        ),
+        AuthStep::RefreshJwks
+    );
+    // Failed verifications are never cached.
+    let bad = token(&Signer::ed25519(), &header(&k, "k"), &good_claims());
+    let mut verifier = BearerVerifier {
+        validator: &v,
+        jwks: &mut full,
+        tokens: &mut tokens,
+        api_keys: &keys,
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            verifier.authenticate(Credential::Jwt(&bad), None, NOW + 2),
+            AuthStep::Done(Err(AuthError::Jwt(JwtError::BadSignature)))
+        );
+    }
 }
 
 #[test]
