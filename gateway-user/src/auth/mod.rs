@@ -38,7 +38,7 @@ mod token_cache;
 pub use apikey::{
     ApiKeyError, ApiKeyRecord, ApiKeyStore, KEY_PREFIX, KeySpec, KeyStatus, KeyStoreError, NewKey,
 };
-pub use apikey_file::{KeyFileError, MAX_STORE_BYTES, STORE_FILE};
+pub use apikey_file::{KeyFileError, MAX_STORE_BYTES, STORE_FILE, WatchedKeyStore};
 pub use authenticate::{AuthError, AuthStep, BearerVerifier};
 pub use config::{AuthConfig, AuthConfigError, AuthSettings, JwksSource};
 pub use extract::{

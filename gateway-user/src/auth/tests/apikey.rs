@@ -276,3 +276,40 @@ fn bad_store_files_are_refused() {
         .to_string();
     assert!(err.contains("chmod 600"), "{err}");
 }
+
+#[test]
+fn watched_store_reloads_on_change_and_fails_secure() {
+    let dir = TestDir::new("keys-watch");
+    let path = dir.path().join(STORE_FILE);
+    let mut cli = ApiKeyStore::new();
+    let key = cli
+        .create(&SystemRandom::new(), spec("w"), NOW)
+        .expect("create");
+    cli.save(&path).expect("save");
+    let mut gateway = WatchedKeyStore::open(&path).expect("open");
+    assert!(gateway.store().verify(&key.printable, NOW).is_ok());
+    assert!(!gateway.reload_if_changed().expect("unchanged"));
+
+    cli.revoke(&key.record.id, NOW).expect("revoke");
+    cli.save(&path).expect("save");
+    assert!(gateway.reload_if_changed().expect("changed"));
+    assert_eq!(
+        gateway.store().verify(&key.printable, NOW),
+        Err(ApiKeyError::Revoked)
+    );
+
+    // A corrupted file: no API key authenticates until it is fixed.
+    let mut cli = ApiKeyStore::new();
+    let other = cli
+        .create(&SystemRandom::new(), spec("x"), NOW)
+        .expect("create");
+    cli.save(&path).expect("save");
+    assert!(gateway.reload_if_changed().expect("changed"));
+    assert!(gateway.store().verify(&other.printable, NOW).is_ok());
+    std::fs::write(&path, b"{ broken").expect("write");
+    assert!(gateway.reload_if_changed().is_err());
+    assert_eq!(
+        gateway.store().verify(&other.printable, NOW),
+        Err(ApiKeyError::Unknown)
+    );
+}
