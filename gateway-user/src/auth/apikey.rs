@@ -1,13 +1,12 @@
 //! API keys for machine clients: 256-bit random secrets, shown once, kept
-//! only as SHA-256 digests. Sans-IO: the store is a value; [`super::apikey_file`]
+//! only as SHA-256 digests. Sans-IO: the store is a value; `apikey_file`
 //! reads and writes it.
-
-use std::collections::BTreeSet;
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use ring::{digest, rand::SecureRandom};
 use serde::{Deserialize, Serialize};
 
+pub use super::apikey_record::{ApiKeyRecord, KeySpec, KeyStatus, NewKey};
 use super::{Principal, PrincipalKind};
 
 /// Prefix of every printed key.
@@ -64,103 +63,6 @@ pub enum KeyStoreError {
     /// Too many keys in one store.
     #[error("the store holds its maximum of {MAX_KEYS} keys")]
     Full,
-}
-
-/// One key as stored. The secret itself is never stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiKeyRecord {
-    /// Public id (hex), part of the printed key.
-    pub id: String,
-    /// Who the key is for; becomes the principal's subject.
-    pub label: String,
-    /// Policy roles.
-    pub roles: BTreeSet<String>,
-    /// Scopes.
-    pub scopes: BTreeSet<String>,
-    /// Creation time, Unix seconds.
-    pub created: u64,
-    /// Expiry, Unix seconds.
-    pub expires: Option<u64>,
-    /// Revocation time.
-    pub revoked: Option<u64>,
-    /// The key this one replaced.
-    pub rotated_from: Option<String>,
-    /// The key that replaced this one.
-    pub replaced_by: Option<String>,
-    /// After rotation: this key stops working at this time.
-    pub grace_until: Option<u64>,
-    /// SHA-256 of the secret bytes, hex.
-    pub secret_sha256: String,
-}
-
-/// A key's state at some time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyStatus {
-    /// Works.
-    Active,
-    /// Rotated, still in its grace period.
-    Grace,
-    /// Rotated, grace over.
-    RotatedOut,
-    /// Past expiry.
-    Expired,
-    /// Revoked.
-    Revoked,
-}
-
-impl KeyStatus {
-    /// Lower-case name for listings.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Grace => "grace",
-            Self::RotatedOut => "rotated",
-            Self::Expired => "expired",
-            Self::Revoked => "revoked",
-        }
-    }
-}
-
-impl ApiKeyRecord {
-    /// The state at `now`. Revocation wins over everything.
-    pub fn status(&self, now: u64) -> KeyStatus {
-        if self.revoked.is_some() {
-            KeyStatus::Revoked
-        } else if self.expires.is_some_and(|e| now >= e) {
-            KeyStatus::Expired
-        } else if let Some(until) = self.grace_until {
-            if now >= until {
-                KeyStatus::RotatedOut
-            } else {
-                KeyStatus::Grace
-            }
-        } else {
-            KeyStatus::Active
-        }
-    }
-}
-
-/// A freshly made key: the record and the printable key (shown once).
-#[derive(Debug)]
-pub struct NewKey {
-    /// The stored record.
-    pub record: ApiKeyRecord,
-    /// `pcl_<id>_<secret>`. Print once; never log.
-    pub printable: String,
-}
-
-/// What to create.
-#[derive(Debug, Clone, Default)]
-pub struct KeySpec {
-    /// Label (the subject).
-    pub label: String,
-    /// Roles.
-    pub roles: BTreeSet<String>,
-    /// Scopes.
-    pub scopes: BTreeSet<String>,
-    /// Lifetime in seconds (`None`: no expiry).
-    pub ttl_secs: Option<u64>,
 }
 
 /// All keys. Serialized as the store file.

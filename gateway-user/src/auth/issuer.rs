@@ -1,6 +1,6 @@
 //! The embedded token issuer: Ed25519-signed JWT access tokens from a local
 //! key, for setups with no external identity provider. Sans-IO; see
-//! [`super::issuer_file`] for the key files.
+//! `issuer_file` for the key files.
 
 use std::collections::BTreeSet;
 

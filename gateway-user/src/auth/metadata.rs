@@ -110,6 +110,15 @@ pub fn www_authenticate_unauthorized(
     header
 }
 
+/// The 400 challenge for a malformed request (a token in the query string,
+/// two Authorization headers): RFC 6750 `invalid_request`.
+pub fn www_authenticate_invalid_request(metadata_url: &str) -> String {
+    format!(
+        "Bearer error=\"invalid_request\", resource_metadata={}",
+        quoted(metadata_url)
+    )
+}
+
 /// The 403 challenge for a valid token without the scopes needed.
 pub fn www_authenticate_insufficient_scope(metadata_url: &str, required: &[&str]) -> String {
     format!(
@@ -182,6 +191,14 @@ mod tests {
             format!(
                 r#"Bearer error="insufficient_scope", scope="mcp:admin", resource_metadata="{url}""#
             )
+        );
+    }
+
+    #[test]
+    fn invalid_request_challenge() {
+        assert_eq!(
+            www_authenticate_invalid_request("https://gw.example.test/m"),
+            r#"Bearer error="invalid_request", resource_metadata="https://gw.example.test/m""#
         );
     }
 

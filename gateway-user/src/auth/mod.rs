@@ -16,6 +16,7 @@
 
 mod apikey;
 mod apikey_file;
+mod apikey_record;
 mod authenticate;
 mod config;
 mod extract;
@@ -57,7 +58,8 @@ pub use jwt::{
 };
 pub use metadata::{
     ResourceMetadata, WELL_KNOWN_PREFIX, metadata_path, metadata_url, resource_path_of,
-    www_authenticate_insufficient_scope, www_authenticate_unauthorized,
+    www_authenticate_insufficient_scope, www_authenticate_invalid_request,
+    www_authenticate_unauthorized,
 };
 pub use mtls::{ClientCertNames, MtlsConfig, MtlsError, MtlsMapper, MtlsRuleConfig};
 pub use principal::{Principal, PrincipalKind};
