@@ -30,6 +30,7 @@ mod jwks_fetch;
 mod jwt;
 mod metadata;
 mod mtls;
+mod mtls_cert;
 mod principal;
 mod secure_file;
 mod session;
@@ -62,6 +63,7 @@ pub use metadata::{
     www_authenticate_unauthorized,
 };
 pub use mtls::{ClientCertNames, MtlsConfig, MtlsError, MtlsMapper, MtlsRuleConfig};
+pub use mtls_cert::CertNames;
 pub use principal::{Principal, PrincipalKind};
 pub use secure_file::{FileStamp, SecureFileError};
 pub use session::{SessionMismatch, SessionOwner};

@@ -55,6 +55,9 @@ pub enum MtlsError {
     /// No rule matches the certificate's names.
     #[error("client certificate matches no mTLS rule")]
     NoMatchingRule,
+    /// The certificate could not be parsed for names.
+    #[error("client certificate could not be parsed")]
+    BadCertificate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
