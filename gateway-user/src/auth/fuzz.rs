@@ -2,7 +2,9 @@
 //! build with `--cfg fuzzing` (cargo-fuzz sets it) and are also run on a
 //! few seeds by the unit tests so they never rot. Each must never panic.
 
-use super::{ApiKeyStore, JwkSet, JwtConfig, JwtValidator, VerifyingKey, extract_single};
+use super::{
+    ApiKeyStore, CertNames, JwkSet, JwtConfig, JwtValidator, VerifyingKey, extract_single,
+};
 
 /// Parse and verify a token against a fixed one-key set.
 pub fn jwt(data: &[u8]) {
@@ -45,6 +47,11 @@ pub fn api_key_store(data: &[u8]) {
     }
 }
 
+/// Take names from a certificate.
+pub fn cert_names(data: &[u8]) {
+    let _ = CertNames::from_der(data);
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -63,6 +70,7 @@ mod tests {
             super::jwks(seed);
             super::authorization(seed);
             super::api_key_store(seed);
+            super::cert_names(seed);
         }
     }
 }
