@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(portcullis_ebpf)");
+    println!("cargo::rustc-check-cfg=cfg(fuzzing)");
     println!("cargo::rerun-if-env-changed=PORTCULLIS_EBPF_OBJECT");
     let path = match std::env::var_os("PORTCULLIS_EBPF_OBJECT") {
         Some(path) => PathBuf::from(path),

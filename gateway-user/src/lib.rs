@@ -5,12 +5,14 @@
 //! ([`config`]).
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod edge;
 pub mod limit;
 pub mod listen;
 pub mod mcp;
 pub mod pin;
+pub mod policy;
 pub mod proxy;
 pub mod upstream;
 pub mod validate;

@@ -25,6 +25,10 @@ pub enum Command {
     Ctl(CtlArgs),
     /// Pinned tool definitions: list, diff and approve held changes.
     Tools(crate::tools::ToolsArgs),
+    /// Manage API keys for machine clients.
+    Keys(crate::keys::KeysArgs),
+    /// The embedded token issuer.
+    Token(crate::token::TokenArgs),
 }
 
 /// `portcullis run`.

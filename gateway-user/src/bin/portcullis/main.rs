@@ -2,8 +2,10 @@
 
 mod cli;
 mod ctl;
+mod keys;
 mod run;
 mod tools;
+mod token;
 
 use clap::Parser;
 
@@ -14,6 +16,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Run(args) => run::run(args),
         cli::Command::Ctl(args) => ctl::ctl(args),
         cli::Command::Tools(args) => tools::tools(args),
+        cli::Command::Keys(args) => keys::keys(args),
+        cli::Command::Token(args) => token::token(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
