@@ -125,7 +125,7 @@ fn both_sdk_clients_through_gateway_to_server_everything() {
         assert!(
             !out["sampling_requests"]
                 .as_array()
-                .map_or(true, Vec::is_empty)
+                .is_none_or(Vec::is_empty)
         );
         assert_eq!(out["delete_status"], 200);
         assert_gateway_session_ids(&out);

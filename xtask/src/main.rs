@@ -33,7 +33,8 @@ enum Cmd {
         #[arg(long)]
         release: bool,
     },
-    /// Set up, build (release) and run the gateway on its embedded defaults.
+    /// Set up, build (release) and run the gateway on its embedded defaults,
+    /// with the demo MCP upstream beside it.
     Run {
         /// Arguments passed to `portcullis run`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -47,7 +48,7 @@ enum Cmd {
     },
     /// Benchmarks.
     Bench {
-        /// Which benchmark: `xdp`.
+        /// Which benchmark: `xdp` or `proxy`.
         which: String,
         /// Print machine-readable JSON.
         #[arg(long)]
@@ -61,23 +62,71 @@ fn main() -> Result<()> {
     match cli.command {
         Cmd::Setup => setup::setup(&root).map(|_| ()),
         Cmd::Build { release } => build(&root, release),
-        Cmd::Run { args } => {
-            build(&root, true)?;
-            let bin = root.join("target/release/portcullis");
-            step("starting portcullis (Ctrl-C to stop)");
-            let mut cmd = Command::new(&bin);
-            cmd.arg("run").args(&args);
-            let status = cmd
-                .status()
-                .with_context(|| format!("running {}", bin.display()))?;
-            if !status.success() {
-                bail!("portcullis exited with {status}");
-            }
-            Ok(())
-        }
+        Cmd::Run { args } => run(&root, &args),
         Cmd::Test { args } => test(&root, &args),
         Cmd::Bench { which, json } => bench(&root, &which, json),
     }
+}
+
+/// The demo upstream `run` starts beside the gateway; the embedded default
+/// config routes `/mcp/demo` to it.
+const DEMO_UPSTREAM_ADDR: &str = "127.0.0.1:8931";
+
+/// Kills the demo upstream when `run` ends, however it ends.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(root: &Path, args: &[String]) -> Result<()> {
+    build(root, true)?;
+    let mut demo = cargo(None);
+    demo.current_dir(root).args([
+        "build",
+        "--locked",
+        "--release",
+        "-p",
+        "portcullis-tests",
+        "--bin",
+        "portcullis-demo-upstream",
+    ]);
+    run_step("building the demo MCP upstream (rmcp)", &mut demo)?;
+    if std::net::TcpStream::connect(DEMO_UPSTREAM_ADDR).is_ok() {
+        bail!(
+            "{DEMO_UPSTREAM_ADDR} is already in use: stop what listens there (the demo upstream's port)"
+        );
+    }
+    step(&format!(
+        "starting the demo MCP upstream on {DEMO_UPSTREAM_ADDR}"
+    ));
+    let _demo = ChildGuard(
+        Command::new(root.join("target/release/portcullis-demo-upstream"))
+            .args(["--listen", DEMO_UPSTREAM_ADDR, "--stateful"])
+            .spawn()
+            .context("starting the demo upstream")?,
+    );
+    let cert = root.join("target/dev-cert.pem");
+    let bin = root.join("target/release/portcullis");
+    step("starting portcullis (Ctrl-C to stop)");
+    eprintln!(
+        "    MCP endpoint: https://127.0.0.1:8443/mcp/demo (development certificate: {})",
+        cert.display()
+    );
+    let status = Command::new(&bin)
+        .arg("run")
+        .arg("--write-dev-cert")
+        .arg(&cert)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {}", bin.display()))?;
+    if !status.success() {
+        bail!("portcullis exited with {status}");
+    }
+    Ok(())
 }
 
 fn workspace_root() -> Result<PathBuf> {
@@ -183,11 +232,27 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
 fn bench(root: &Path, which: &str, json: bool) -> Result<()> {
     let bin = match which {
         "xdp" => "bench-xdp",
-        other => bail!("unknown benchmark `{other}` (available: xdp)"),
+        "proxy" => "bench-proxy",
+        other => bail!("unknown benchmark `{other}` (available: xdp, proxy)"),
     };
     let object = build_ebpf(root)?;
     if which == "xdp" {
         setup::ensure_nft()?;
+    }
+    if which == "proxy" {
+        // The gateway and the demo upstream, both optimised, as deployed.
+        build(root, true)?;
+        let mut demo = cargo(None);
+        demo.current_dir(root).args([
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "portcullis-tests",
+            "--bin",
+            "portcullis-demo-upstream",
+        ]);
+        run_step("building the demo MCP upstream (rmcp)", &mut demo)?;
     }
     let mut cmd = cargo(None);
     cmd.current_dir(root)
@@ -201,7 +266,12 @@ fn bench(root: &Path, which: &str, json: bool) -> Result<()> {
             bin,
             "--",
         ])
-        .env("PORTCULLIS_EBPF_OBJECT", &object);
+        .env("PORTCULLIS_EBPF_OBJECT", &object)
+        .env("PORTCULLIS_BIN", root.join("target/release/portcullis"))
+        .env(
+            "PORTCULLIS_DEMO_UPSTREAM_BIN",
+            root.join("target/release/portcullis-demo-upstream"),
+        );
     if json {
         cmd.arg("--json");
     }

@@ -5,7 +5,11 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use serde::Deserialize;
 
-use crate::mcp::{BodyLimits, SessionLimits};
+use crate::{
+    mcp::{BodyLimits, SessionLimits},
+    pin::PinMode,
+    validate::ValidationLimits,
+};
 
 /// The `[gateway]` section.
 #[derive(Clone, Debug, Deserialize)]
@@ -38,6 +42,11 @@ pub struct GatewayConfig {
     pub body: BodyLimits,
     /// Session table limits.
     pub sessions: SessionLimits,
+    /// Where durable state lives (tool pins; credentials once configured).
+    /// Without it, pins are kept in memory only.
+    pub state_dir: Option<PathBuf>,
+    /// Bounds on JSON Schema validation of tool arguments and results.
+    pub validation: ValidationLimits,
 }
 
 impl Default for GatewayConfig {
@@ -56,6 +65,8 @@ impl Default for GatewayConfig {
             tls: TlsConfig::default(),
             body: BodyLimits::default(),
             sessions: SessionLimits::default(),
+            state_dir: None,
+            validation: ValidationLimits::default(),
         }
     }
 }
@@ -93,6 +104,10 @@ pub struct UpstreamConfig {
     /// Largest JSON response (or SSE event) accepted from it, in bytes.
     #[serde(default = "default_max_response")]
     pub max_response_bytes: usize,
+    /// `enforce` (default): changed, renamed or new tools are held back
+    /// until approved; `warn`: they pass, and the change is recorded.
+    #[serde(default)]
+    pub pin_mode: PinMode,
 }
 
 fn default_connect_ms() -> u64 {

@@ -1,8 +1,11 @@
 //! The per-message stage for traffic from an upstream: every JSON-RPC
 //! message an upstream sends (JSON body or SSE event) passes here before it
-//! reaches the client. Today it enforces the envelope; later stages
-//! (result validation, scanning, list filtering) plug in here.
+//! reaches the client: the envelope is enforced, then the content stages
+//! (pinning, result validation) look at answers to the client's request.
 
+use serde_json::Value;
+
+use super::content::{ContentStages, Exchange};
 use crate::mcp::{BodyLimits, Incoming, parse_body};
 
 /// Where a message came from.
@@ -20,12 +23,17 @@ pub enum InspectError {
     /// Not a valid JSON-RPC message.
     #[error("invalid JSON-RPC from the upstream: {0}")]
     Envelope(String),
+    /// A content stage refused it.
+    #[error("refused by a content stage: {0}")]
+    Refused(String),
 }
 
 /// Checks one upstream message. `Ok(None)` passes it unchanged (byte for
 /// byte); `Ok(Some(text))` replaces it; `Err` refuses it.
 pub fn inspect_upstream_message(
-    _route: &str,
+    stages: &ContentStages,
+    upstream: &str,
+    exchange: &Exchange,
     direction: Direction,
     data: &[u8],
 ) -> Result<Option<String>, InspectError> {
@@ -35,8 +43,19 @@ pub fn inspect_upstream_message(
         ..BodyLimits::default()
     };
     let parsed = parse_body(data, &limits).map_err(|e| InspectError::Envelope(e.message))?;
-    if direction == Direction::Stream && matches!(parsed, Incoming::Batch(_)) {
-        return Err(InspectError::Envelope("a batch inside one event".into()));
+    let message: &Value = match &parsed {
+        Incoming::Single(message) => &message.value,
+        Incoming::Batch(_) if direction == Direction::Stream => {
+            return Err(InspectError::Envelope("a batch inside one event".into()));
+        }
+        // A batch answers a batch; content stages only follow single requests.
+        Incoming::Batch(_) => return Ok(None),
+    };
+    match stages.inspect(upstream, exchange, message) {
+        Ok(None) => Ok(None),
+        Ok(Some(rewritten)) => serde_json::to_string(&rewritten)
+            .map(Some)
+            .map_err(|e| InspectError::Refused(e.to_string())),
+        Err(reason) => Err(InspectError::Refused(reason)),
     }
-    Ok(None)
 }

@@ -5,6 +5,7 @@
 //! Decisions come from [`crate::mcp`] (sans-IO); this module is the shell
 //! that applies them.
 
+mod content;
 mod inspect;
 mod relay;
 mod respond;
@@ -12,7 +13,7 @@ mod respond;
 use std::{
     collections::HashMap,
     net::IpAddr,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -22,6 +23,7 @@ use http_body_util::{BodyExt, combinators::UnsyncBoxBody};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
+pub use content::{ContentStages, Exchange};
 pub use inspect::{Direction, InspectError};
 pub use relay::BoxError;
 
@@ -62,6 +64,18 @@ pub enum GatewayBuildError {
     /// An upstream could not be set up.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The tool-pin state could not be loaded.
+    #[error("tool pins: {0}")]
+    Pins(#[from] crate::pin::PinError),
+    /// The state directory could not be created.
+    #[error("state directory {path}: {source}")]
+    StateDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The proxy: its configuration, upstreams and sessions.
@@ -72,6 +86,7 @@ pub struct Gateway {
     sessions: Mutex<SessionTable>,
     in_flight: PerIpCounter,
     rng: SystemRandom,
+    content: Arc<ContentStages>,
 }
 
 fn now_secs() -> u64 {
@@ -114,7 +129,26 @@ impl Gateway {
         for upstream in &config.upstreams {
             upstreams.insert(upstream.name.clone(), Upstream::new(upstream)?);
         }
+        let pin_file = match &config.gateway.state_dir {
+            Some(dir) => {
+                create_state_dir(dir)?;
+                Some(crate::pin::PinStore::state_file(dir))
+            }
+            None => {
+                tracing::warn!(
+                    "no gateway.state_dir: tool pins are kept in memory and re-learned at every start"
+                );
+                None
+            }
+        };
+        let modes: Vec<_> = config
+            .upstreams
+            .iter()
+            .map(|u| (u.name.clone(), u.pin_mode))
+            .collect();
+        let content = ContentStages::new(pin_file, &modes, config.gateway.validation.clone())?;
         Ok(Self {
+            content: Arc::new(content),
             config: config.gateway.clone(),
             upstreams,
             sessions: Mutex::new(SessionTable::new(config.gateway.sessions)),
@@ -281,6 +315,15 @@ impl Gateway {
         };
         let plan = mcp::plan_post(&view, &incoming)?;
         let first_id = incoming.messages().iter().find_map(|m| m.id().cloned());
+        if !matches!(plan.mode, SessionMode::Initialize { .. }) {
+            for message in incoming.messages() {
+                self.content.check_request(upstream.name(), message)?;
+            }
+        }
+        let exchange = match &incoming {
+            Incoming::Single(message) => Exchange::of(Some(message)),
+            Incoming::Batch(_) => Exchange::of(None),
+        };
         match plan.mode {
             SessionMode::Initialize { .. } => {
                 self.initialize(upstream, headers, bytes, first_id, caller)
@@ -298,7 +341,7 @@ impl Gateway {
                         headers,
                         session.upstream_session.as_deref(),
                         bytes,
-                        first_id.clone(),
+                        &exchange,
                     )
                     .await?;
                 if response.status() == StatusCode::NOT_FOUND {
@@ -309,7 +352,7 @@ impl Gateway {
                 Ok(response)
             }
             SessionMode::Stateless => {
-                self.exchange(Method::POST, upstream, headers, None, bytes, first_id)
+                self.exchange(Method::POST, upstream, headers, None, bytes, &exchange)
                     .await
             }
         }
@@ -358,7 +401,9 @@ impl Gateway {
         };
         for message in &messages {
             if let Err(reason) = inspect::inspect_upstream_message(
+                &self.content,
                 upstream.name(),
+                &Exchange::default(),
                 Direction::Json,
                 &serde_json::to_vec(message).unwrap_or_default(),
             ) {
@@ -474,8 +519,9 @@ impl Gateway {
         headers: &HeaderMap,
         upstream_session: Option<&str>,
         bytes: Bytes,
-        id: Option<RequestId>,
+        exchange: &Exchange,
     ) -> Result<Response<ProxyBody>, RpcError> {
+        let id = exchange.id.clone();
         let response = upstream
             .send(method, headers, upstream_session, bytes)
             .await
@@ -504,6 +550,8 @@ impl Gateway {
             let relay = relay::SseRelay::new(
                 body,
                 upstream.name(),
+                Arc::clone(&self.content),
+                exchange.clone(),
                 upstream.max_response_bytes(),
                 upstream.idle_stream_timeout(),
             );
@@ -524,8 +572,14 @@ impl Gateway {
             .map_err(|e| {
                 RpcError::new(ErrorCode::Upstream, 502, e.to_string()).with_id(id.clone())
             })?;
-            return match inspect::inspect_upstream_message(upstream.name(), Direction::Json, &body)
-            {
+            let verdict = inspect::inspect_upstream_message(
+                &self.content,
+                upstream.name(),
+                exchange,
+                Direction::Json,
+                &body,
+            );
+            return match verdict {
                 Ok(None) => Ok(respond::json(StatusCode::OK, body)),
                 Ok(Some(rewritten)) => Ok(respond::json(StatusCode::OK, Bytes::from(rewritten))),
                 Err(reason) => {
@@ -585,7 +639,7 @@ impl Gateway {
                 headers,
                 session.upstream_session.as_deref(),
                 Bytes::new(),
-                None,
+                &Exchange::default(),
             )
             .await
         }
@@ -625,6 +679,19 @@ impl Gateway {
         .await;
         result.unwrap_or_else(|e: RpcError| respond::rpc_error(&e))
     }
+}
+
+/// Creates the state directory (mode 0700) if it does not exist.
+fn create_state_dir(dir: &std::path::Path) -> Result<(), GatewayBuildError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| GatewayBuildError::StateDir {
+            path: dir.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]

@@ -15,8 +15,13 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Sleep;
 
-use super::inspect::{Direction, inspect_upstream_message};
-use crate::mcp::{SseEvent, SseLimits, SseParser};
+use std::sync::Arc;
+
+use super::{
+    content::{ContentStages, Exchange},
+    inspect::{Direction, inspect_upstream_message},
+};
+use crate::mcp::{ErrorCode, RpcError, SseEvent, SseLimits, SseParser};
 
 /// Boxed error for streamed bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -78,6 +83,8 @@ pub struct SseRelay {
     idle_timeout: Duration,
     idle: Pin<Box<Sleep>>,
     route: String,
+    stages: Arc<ContentStages>,
+    exchange: Exchange,
     done: bool,
 }
 
@@ -94,6 +101,8 @@ impl SseRelay {
     pub fn new(
         upstream: Incoming,
         route: &str,
+        stages: Arc<ContentStages>,
+        exchange: Exchange,
         max_event_bytes: usize,
         idle_timeout: Duration,
     ) -> Self {
@@ -104,13 +113,15 @@ impl SseRelay {
             idle_timeout,
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             route: route.to_owned(),
+            stages,
+            exchange,
             done: false,
         }
     }
 
     fn accept_chunk(&mut self, chunk: &[u8]) -> Result<(), BoxError> {
         for event in self.parser.feed(chunk)? {
-            if let Some(out) = relay_event(&self.route, event) {
+            if let Some(out) = relay_event(&self.stages, &self.route, &self.exchange, event) {
                 self.queue.push_back(out);
             }
         }
@@ -118,16 +129,44 @@ impl SseRelay {
     }
 }
 
-/// Checks one event; returns its wire form, or `None` to drop it.
-fn relay_event(route: &str, mut event: SseEvent) -> Option<Bytes> {
+/// Checks one event; returns its wire form, or `None` to drop it. A refused
+/// answer to the client's request is replaced by a JSON-RPC error, so the
+/// client is told rather than left waiting.
+fn relay_event(
+    stages: &ContentStages,
+    route: &str,
+    exchange: &Exchange,
+    mut event: SseEvent,
+) -> Option<Bytes> {
     let is_message = matches!(event.event.as_deref(), None | Some("message"));
     if is_message && !event.data.is_empty() {
-        match inspect_upstream_message(route, Direction::Stream, event.data.as_bytes()) {
+        match inspect_upstream_message(
+            stages,
+            route,
+            exchange,
+            Direction::Stream,
+            event.data.as_bytes(),
+        ) {
             Ok(Some(rewritten)) => event.data = rewritten,
             Ok(None) => {}
             Err(reason) => {
-                tracing::warn!(mcp.upstream = route, %reason, "dropped an event from the upstream stream");
-                return None;
+                tracing::warn!(mcp.upstream = route, %reason, "refused a message on the upstream stream");
+                let answers = exchange.id.as_ref().is_some_and(|id| {
+                    serde_json::from_str::<serde_json::Value>(&event.data)
+                        .ok()
+                        .and_then(|v| v.get("id").cloned())
+                        == Some(id.to_json())
+                });
+                if !answers {
+                    return None;
+                }
+                let error = RpcError::new(
+                    ErrorCode::Upstream,
+                    502,
+                    "the upstream's answer was refused by the gateway",
+                )
+                .with_id(exchange.id.clone());
+                event.data = error.to_json().to_string();
             }
         }
     }

@@ -173,6 +173,7 @@ mod tests {
             request_timeout_ms: 100,
             idle_stream_timeout_ms: 100,
             max_response_bytes: 1024,
+            pin_mode: crate::pin::PinMode::Enforce,
         }
     }
 

@@ -4,8 +4,8 @@ mod cli;
 mod ctl;
 mod keys;
 mod run;
-mod tools;
 mod token;
+mod tools;
 
 use clap::Parser;
 
