@@ -301,8 +301,9 @@ impl PyServer {
         format!("{scheme}://127.0.0.1:{}/mcp", self.port)
     }
 
-    /// Requests the server has seen, by HTTP method and `total` (from
-    /// `GET /_stats`; plain-HTTP servers only).
+    /// Requests the server has seen, by HTTP method and `total`, and
+    /// `last_headers` of the latest one (from `GET /_stats`; plain-HTTP
+    /// servers only).
     pub fn stats(&self) -> serde_json::Value {
         http_get_json(self.port, "/_stats")
     }
@@ -313,6 +314,13 @@ impl PyServer {
             .get("total")
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0)
+    }
+
+    /// A header of the latest request that reached the server (name in lower case).
+    pub fn last_header(&self, name: &str) -> Option<String> {
+        self.stats()["last_headers"][name]
+            .as_str()
+            .map(str::to_owned)
     }
 }
 
