@@ -19,7 +19,9 @@ and --insecure paths without the gateway.
 
 Every request the server sees is counted, and the count is served as plain
 JSON at GET /_stats (outside the MCP path), so a test can assert that a
-request rejected by the gateway never reached the upstream.
+request rejected by the gateway never reached the upstream, and with the
+headers of the latest request (`last_headers`), to see which credentials
+reached it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ POISON_DESCRIPTION = (
 )
 
 STATS: Counter[str] = Counter()
+# Headers of the latest request to the MCP path (names lower-cased), so a test
+# can check what credentials reached the upstream.
+LAST_HEADERS: dict[str, str] = {}
 
 
 class Weather(BaseModel):
@@ -196,7 +201,7 @@ def main() -> None:
 
     @mcp.custom_route("/_stats", methods=["GET"])
     async def stats(_: Request) -> JSONResponse:
-        return JSONResponse(dict(STATS))
+        return JSONResponse({**STATS, "last_headers": LAST_HEADERS})
 
     app = mcp.streamable_http_app(
         streamable_http_path=args.path,
@@ -209,6 +214,10 @@ def main() -> None:
         if scope["type"] == "http" and scope["path"] != "/_stats":
             STATS[scope["method"]] += 1
             STATS["total"] += 1
+            LAST_HEADERS.clear()
+            LAST_HEADERS.update(
+                (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
+            )
         await app(scope, receive, send)
 
     tls: dict[str, str] = {}

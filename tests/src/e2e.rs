@@ -301,8 +301,9 @@ impl PyServer {
         format!("{scheme}://127.0.0.1:{}/mcp", self.port)
     }
 
-    /// Requests the server has seen, by HTTP method and `total` (from
-    /// `GET /_stats`; plain-HTTP servers only).
+    /// Requests the server has seen, by HTTP method and `total`, and
+    /// `last_headers` of the latest one (from `GET /_stats`; plain-HTTP
+    /// servers only).
     pub fn stats(&self) -> serde_json::Value {
         http_get_json(self.port, "/_stats")
     }
@@ -313,6 +314,13 @@ impl PyServer {
             .get("total")
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0)
+    }
+
+    /// A header of the latest request that reached the server (name in lower case).
+    pub fn last_header(&self, name: &str) -> Option<String> {
+        self.stats()["last_headers"][name]
+            .as_str()
+            .map(str::to_owned)
     }
 }
 
@@ -545,4 +553,66 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("no status code in {head:?}"));
     (status, body.to_owned())
+}
+
+/// CPU time (user + system) a process has used so far, from
+/// `/proc/<pid>/stat`: for "gateway CPU per call" over a benchmark run.
+pub fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = cpu_ticks_from_stat(&stat)?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u64::try_from(hz).ok().filter(|&hz| hz > 0)?;
+    Some(Duration::from_nanos(ticks.checked_mul(1_000_000_000)? / hz))
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line. The
+/// command name (field 2) may hold spaces and parentheses, so fields are
+/// counted after its last `)`.
+fn cpu_ticks_from_stat(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    utime.checked_add(stime)
+}
+
+/// Resident set size of a process in bytes (`VmRSS` of `/proc/<pid>/status`).
+pub fn process_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_count_fields_after_the_command_name() {
+        let stat =
+            "4242 (we ird) name)) S 1 4242 4242 0 -1 4194560 100 0 0 0 17 5 0 0 20 0 1 0 9 1000 50";
+        assert_eq!(cpu_ticks_from_stat(stat), Some(22));
+    }
+
+    #[test]
+    fn cpu_ticks_reject_a_truncated_stat_line() {
+        assert_eq!(cpu_ticks_from_stat("4242 (x) S 1 2 3"), None);
+        assert_eq!(cpu_ticks_from_stat("no parenthesis at all"), None);
+    }
+
+    #[test]
+    fn own_process_has_cpu_and_rss() {
+        let pid = std::process::id();
+        assert!(process_rss_bytes(pid).is_some_and(|rss| rss > 0));
+        assert!(process_cpu(pid).is_some());
+        assert_eq!(process_rss_bytes(u32::MAX), None, "no such process");
+    }
 }

@@ -114,7 +114,10 @@ fn python_client_against_python_server() {
         return;
     }
     let server = PyServer::start(false);
-    let out = run_python_client(&server.url(), &[]);
+    let out = run_python_client(
+        &server.url(),
+        &["--header", "Authorization: Bearer fake-e2e-token"],
+    );
     assert_python_server_results(&out);
     assert_eq!(s(&out, "/client"), "python");
     assert_eq!(
@@ -141,9 +144,16 @@ fn typescript_client_against_python_server() {
         return;
     }
     let server = PyServer::start(false);
-    let out = run_ts_client(&server.url(), &[]);
+    let out = run_ts_client(
+        &server.url(),
+        &["--header", "Authorization: Bearer fake-e2e-token"],
+    );
     assert_python_server_results(&out);
     assert_eq!(s(&out, "/client"), "typescript");
+    assert_eq!(
+        server.last_header("authorization").as_deref(),
+        Some("Bearer fake-e2e-token")
+    );
 }
 
 #[test]
