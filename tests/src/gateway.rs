@@ -38,7 +38,29 @@ pub struct GatewayProcess {
     pub port: u16,
     /// Its development certificate (PEM).
     pub cert: PathBuf,
+    /// Its state directory (pins, API keys, the embedded issuer's key).
+    pub state_dir: PathBuf,
+    /// A bearer token from the embedded issuer for `tester` (role
+    /// `tester`), which the default test policy lets use everything.
+    pub token: String,
     dir: PathBuf,
+}
+
+/// The policy tests get unless they bring their own `[policy]`.
+const TEST_POLICY: &str = "\n[policy.roles.tester.upstreams.\"*\"]\ntools = [\"*\"]\nresources = [\"*\"]\nprompts = [\"*\"]\nmethods = [\"*\"]\n";
+
+/// Runs `portcullis ARGS` to completion, returning stdout; panics on failure.
+pub fn portcullis_cli(args: &[&str]) -> String {
+    let out = Command::new(portcullis_bin())
+        .args(args)
+        .output()
+        .expect("running portcullis");
+    assert!(
+        out.status.success(),
+        "portcullis {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for GatewayProcess {
@@ -52,22 +74,35 @@ impl GatewayProcess {
     /// `extra` TOML appended to its `[gateway]` section. The edge layer is
     /// off: these tests are about the userspace gateway.
     pub fn start(upstreams: &[(&str, String)], extra: &str) -> Self {
+        Self::start_with(upstreams, extra, "")
+    }
+
+    /// [`GatewayProcess::start`], with `sections` (whole TOML sections such
+    /// as `[auth]` or `[policy…]`) appended; without a `[policy` section
+    /// the test policy (role `tester` may use everything) is added.
+    pub fn start_with(upstreams: &[(&str, String)], extra: &str, sections: &str) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "portcullis-gw-{}-{}",
             std::process::id(),
             crate::e2e::free_port()
         ));
         std::fs::create_dir_all(&dir).expect("creating the gateway's temp dir");
+        let state_dir = dir.join("state");
         let cert = dir.join("dev-cert.pem");
         let config_path = dir.join("gateway.toml");
         let (guard, port) = start_on_free_port("portcullis", |port| {
             let mut toml = format!(
-                "[edge]\nenabled = false\n\n[gateway]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n"
+                "[edge]\nenabled = false\n\n[gateway]\nlisten = \"127.0.0.1:{port}\"\nstate_dir = \"{}\"\n{extra}\n",
+                state_dir.display()
             );
             for (name, url) in upstreams {
                 toml.push_str(&format!(
                     "\n[[upstream]]\nname = \"{name}\"\nurl = \"{url}\"\n"
                 ));
+            }
+            toml.push_str(sections);
+            if !sections.contains("[policy") {
+                toml.push_str(TEST_POLICY);
             }
             std::fs::write(&config_path, toml).expect("writing the gateway config");
             let _ = std::fs::remove_file(&cert);
@@ -89,12 +124,34 @@ impl GatewayProcess {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        let state = state_dir.to_str().expect("UTF-8 temp path");
+        let token = portcullis_cli(&[
+            "token",
+            "issue",
+            "--state-dir",
+            state,
+            "--sub",
+            "tester",
+            "--role",
+            "tester",
+            "--ttl",
+            "1h",
+        ])
+        .trim()
+        .to_owned();
         Self {
             guard,
             port,
             cert,
+            state_dir,
+            token,
             dir,
         }
+    }
+
+    /// `Authorization: Bearer <token>` for [`mcp_post`]'s extra headers.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
     }
 
     /// `https://127.0.0.1:<port>/mcp/<name>`.
@@ -102,12 +159,30 @@ impl GatewayProcess {
         format!("https://127.0.0.1:{}/mcp/{name}", self.port)
     }
 
-    /// A raw client trusting this gateway's certificate.
+    /// A raw client trusting this gateway's certificate, sending the test
+    /// token unless a request carries its own `Authorization`.
     pub fn client(&self) -> RawClient {
+        let mut client = self.anonymous_client();
+        client.authorization = Some(self.bearer());
+        client
+    }
+
+    /// A raw client that sends no credential of its own.
+    pub fn anonymous_client(&self) -> RawClient {
         RawClient::new(
             SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
             &self.cert,
         )
+    }
+
+    /// Client-script arguments: trust the certificate, send the token.
+    pub fn client_args(&self) -> Vec<String> {
+        vec![
+            "--cacert".into(),
+            self.cert.to_str().expect("UTF-8 path").into(),
+            "--header".into(),
+            format!("Authorization:{}", self.bearer()),
+        ]
     }
 }
 
@@ -178,6 +253,8 @@ impl RawResponse {
 pub struct RawClient {
     addr: SocketAddr,
     roots: Arc<rustls::RootCertStore>,
+    /// `Authorization` added to requests that have none.
+    pub authorization: Option<String>,
 }
 
 fn tls_config(roots: &Arc<rustls::RootCertStore>, alpn: &[u8]) -> rustls::ClientConfig {
@@ -203,11 +280,20 @@ impl RawClient {
         Self {
             addr,
             roots: Arc::new(roots),
+            authorization: None,
         }
     }
 
     /// Sends `request` over `version` and reads the whole response.
-    pub async fn send(&self, version: HttpVersion, request: Request<Bytes>) -> RawResponse {
+    pub async fn send(&self, version: HttpVersion, mut request: Request<Bytes>) -> RawResponse {
+        if let Some(auth) = &self.authorization
+            && !request.headers().contains_key(http::header::AUTHORIZATION)
+        {
+            request.headers_mut().insert(
+                http::header::AUTHORIZATION,
+                http::HeaderValue::from_str(auth).expect("a token is a header value"),
+            );
+        }
         tokio::time::timeout(EXCHANGE_DEADLINE, async {
             match version {
                 HttpVersion::H1 | HttpVersion::H2 => self.send_tcp(version, request).await,

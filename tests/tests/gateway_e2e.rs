@@ -77,10 +77,12 @@ fn python_sdk_client_through_gateway_over_http1_and_http2() {
     }
     let upstream = PyServer::start(false);
     let gateway = GatewayProcess::start(&[("py", upstream.url())], "");
-    let cert = gateway.cert.to_str().expect("UTF-8 path").to_owned();
-    let out = run_python_client(&gateway.url("py"), &["--cacert", &cert]);
+    let args = gateway.client_args();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_python_client(&gateway.url("py"), &args);
     assert_python_server_scenario(&out, "HTTP/1.1");
-    let out = run_python_client(&gateway.url("py"), &["--cacert", &cert, "--http2"]);
+    args.push("--http2");
+    let out = run_python_client(&gateway.url("py"), &args);
     assert_python_server_scenario(&out, "HTTP/2");
 }
 
@@ -91,8 +93,9 @@ fn typescript_sdk_client_through_gateway_to_python_server() {
     }
     let upstream = PyServer::start(false);
     let gateway = GatewayProcess::start(&[("py", upstream.url())], "");
-    let cert = gateway.cert.to_str().expect("UTF-8 path").to_owned();
-    let out = run_ts_client(&gateway.url("py"), &["--cacert", &cert]);
+    let args = gateway.client_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_ts_client(&gateway.url("py"), &args);
     assert_python_server_scenario(&out, "HTTP/1.1");
 }
 
@@ -103,10 +106,11 @@ fn both_sdk_clients_through_gateway_to_server_everything() {
     }
     let upstream = EverythingServer::start();
     let gateway = GatewayProcess::start(&[("everything", upstream.url())], "");
-    let cert = gateway.cert.to_str().expect("UTF-8 path").to_owned();
+    let args = gateway.client_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     for out in [
-        run_python_client(&gateway.url("everything"), &["--cacert", &cert]),
-        run_ts_client(&gateway.url("everything"), &["--cacert", &cert]),
+        run_python_client(&gateway.url("everything"), &args),
+        run_ts_client(&gateway.url("everything"), &args),
     ] {
         let steps = steps(&out);
         for step in [
@@ -139,8 +143,10 @@ fn stateless_2026_07_28_client_through_gateway() {
     }
     let upstream = PyServer::start_with(false, &["--stateless"]);
     let gateway = GatewayProcess::start(&[("py", upstream.url())], "");
-    let cert = gateway.cert.to_str().expect("UTF-8 path").to_owned();
-    let out = run_python_client(&gateway.url("py"), &["--cacert", &cert, "--modern"]);
+    let args = gateway.client_args();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.push("--modern");
+    let out = run_python_client(&gateway.url("py"), &args);
     assert_eq!(out["protocol_version"], "2026-07-28");
     let steps = steps(&out);
     assert!(

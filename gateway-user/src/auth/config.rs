@@ -35,6 +35,8 @@ pub struct AuthConfig {
     pub jwks_file: Option<PathBuf>,
     /// JWKS from an HTTPS URL.
     pub jwks_url: Option<String>,
+    /// PEM roots trusted for `jwks_url` (required with it).
+    pub jwks_ca_file: Option<PathBuf>,
     /// Seconds a fetched JWKS is used before refreshing.
     pub jwks_cache_ttl_secs: u64,
     /// Least seconds between refreshes caused by unknown `kid`s.
@@ -60,6 +62,7 @@ impl Default for AuthConfig {
             issuer: DEFAULT_ISSUER.into(),
             jwks_file: None,
             jwks_url: None,
+            jwks_ca_file: None,
             jwks_cache_ttl_secs: JwksCacheConfig::default().ttl_secs,
             jwks_min_refresh_interval_secs: JwksCacheConfig::default().min_refresh_interval_secs,
             leeway_secs: DEFAULT_LEEWAY_SECS,

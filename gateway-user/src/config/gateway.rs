@@ -42,9 +42,13 @@ pub struct GatewayConfig {
     pub body: BodyLimits,
     /// Session table limits.
     pub sessions: SessionLimits,
-    /// Where durable state lives (tool pins; credentials once configured).
-    /// Without it, pins are kept in memory only.
+    /// Where durable state lives: tool pins, API keys, the embedded
+    /// issuer's signing key. Created (mode 0700) if missing.
     pub state_dir: Option<PathBuf>,
+    /// DEVELOPMENT ONLY: requests without a credential are served as
+    /// `anonymous` with these roles (policy still applies). Refused unless
+    /// every listener is on loopback.
+    pub dev_anonymous_roles: Option<Vec<String>>,
     /// Bounds on JSON Schema validation of tool arguments and results.
     pub validation: ValidationLimits,
 }
@@ -65,7 +69,8 @@ impl Default for GatewayConfig {
             tls: TlsConfig::default(),
             body: BodyLimits::default(),
             sessions: SessionLimits::default(),
-            state_dir: None,
+            state_dir: Some(PathBuf::from("/var/lib/portcullis")),
+            dev_anonymous_roles: None,
             validation: ValidationLimits::default(),
         }
     }
@@ -135,6 +140,17 @@ pub(crate) fn validate(
         return err(
             "gateway.plain_http_listen",
             "plain HTTP is only allowed on a loopback address",
+        );
+    }
+    if gateway.dev_anonymous_roles.is_some()
+        && !(gateway.listen.ip().is_loopback()
+            && gateway
+                .plain_http_listen
+                .is_none_or(|p| p.ip().is_loopback()))
+    {
+        return err(
+            "gateway.dev_anonymous_roles",
+            "development mode (unauthenticated callers) is only allowed when every listener is on loopback",
         );
     }
     if gateway.tls.cert.is_some() != gateway.tls.key.is_some() {

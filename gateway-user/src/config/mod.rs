@@ -69,6 +69,12 @@ pub struct Config {
     /// The MCP servers behind the gateway.
     #[serde(default, rename = "upstream")]
     pub upstreams: Vec<UpstreamConfig>,
+    /// Authentication: tokens, keys, the embedded issuer.
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
+    /// Authorization: roles and what they may use (default deny).
+    #[serde(default)]
+    pub policy: crate::policy::PolicyConfig,
 }
 
 /// The `[edge]` section.
@@ -161,6 +167,12 @@ impl Config {
             }
         }
         gateway::validate(&self.gateway, &self.upstreams).map_err(|(f, m)| invalid(f, m))?;
+        if let Err(e) = self.auth.build() {
+            return Err(invalid(format!("auth.{}", e.field), e.message));
+        }
+        if let Err(e) = crate::policy::Policy::from_config(&self.policy) {
+            return Err(invalid("policy".into(), e.to_string()));
+        }
         if self.edge.interface.is_empty() || self.edge.interface.len() >= libc::IFNAMSIZ {
             return Err(invalid(
                 "edge.interface".into(),

@@ -23,10 +23,7 @@ pub async fn serve_request(
         // Too large, or the client broke off: neither is forwarded.
         Err(_) => RequestBody::TooLarge,
     };
-    let caller = Caller {
-        ip: peer.ip(),
-        principal: "anonymous".to_owned(),
-    };
+    let caller = Caller { ip: peer.ip() };
     let mut response = gateway.handle(parts, body, caller).await;
     if let Some(alt_svc) = alt_svc {
         response.headers_mut().insert("alt-svc", alt_svc);

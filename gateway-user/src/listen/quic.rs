@@ -132,10 +132,7 @@ where
         RequestBody::Complete(buf.freeze())
     };
     let (parts, ()) = request.into_parts();
-    let caller = Caller {
-        ip: peer.ip(),
-        principal: "anonymous".to_owned(),
-    };
+    let caller = Caller { ip: peer.ip() };
     let response = gateway.handle(parts, body, caller).await;
     let (head, mut body) = response.into_parts();
     stream.send_response(Response::from_parts(head, ())).await?;

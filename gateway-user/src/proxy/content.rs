@@ -4,13 +4,18 @@
 //! pinned `inputSchema` before they leave the gateway, and results against
 //! the CallToolResult shape and `outputSchema` before they reach the client.
 
-use std::{path::PathBuf, sync::Mutex};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
 
 use serde_json::{Value, json};
 
 use crate::{
+    auth::Principal,
     mcp::{ErrorCode, Message, MessageKind, RequestId, RpcError},
     pin::{PinError, PinMode, PinStore},
+    policy::Policy,
     validate::{SchemaCache, ValidationLimits},
 };
 
@@ -23,12 +28,14 @@ pub struct Exchange {
     pub method: Option<String>,
     /// For tools/call, the tool.
     pub tool: Option<String>,
+    /// Who asked: list results are filtered to what they may use.
+    pub principal: Option<Arc<Principal>>,
 }
 
 impl Exchange {
     /// The exchange a single client request opens; batches and
     /// notifications get an empty one (nothing to match answers against).
-    pub fn of(message: Option<&Message>) -> Self {
+    pub fn of(message: Option<&Message>, principal: Option<Arc<Principal>>) -> Self {
         let Some(message) = message else {
             return Self::default();
         };
@@ -48,6 +55,7 @@ impl Exchange {
             id: Some(id.clone()),
             method: Some(method.clone()),
             tool,
+            principal,
         }
     }
 }
@@ -58,6 +66,7 @@ pub struct ContentStages {
     pins: Mutex<PinStore>,
     pin_file: Option<PathBuf>,
     schemas: SchemaCache,
+    policy: Option<Arc<Policy>>,
 }
 
 fn now_secs() -> u64 {
@@ -74,6 +83,7 @@ impl ContentStages {
         pin_file: Option<PathBuf>,
         modes: &[(String, PinMode)],
         limits: ValidationLimits,
+        policy: Option<Arc<Policy>>,
     ) -> Result<Self, PinError> {
         let mut pins = match &pin_file {
             Some(path) => PinStore::load_or_new(path)?,
@@ -86,6 +96,7 @@ impl ContentStages {
             pins: Mutex::new(pins),
             pin_file,
             schemas: SchemaCache::new(limits),
+            policy,
         })
     }
 
@@ -150,11 +161,29 @@ impl ContentStages {
         if !answers || message.get("result").is_none() {
             return Ok(None);
         }
-        match exchange.method.as_deref() {
-            Some("tools/list") => self.tools_list(upstream, message).map(Some),
-            Some("tools/call") => Ok(self.tools_call_result(upstream, exchange, message)),
-            _ => Ok(None),
+        let method = exchange.method.as_deref();
+        let mut rewritten = match method {
+            Some("tools/list") => Some(self.tools_list(upstream, message)?),
+            Some("tools/call") => return Ok(self.tools_call_result(upstream, exchange, message)),
+            _ => None,
+        };
+        if let (Some(policy), Some(principal)) = (&self.policy, &exchange.principal) {
+            let filter = match method {
+                Some("tools/list") => Policy::filter_tools_list,
+                Some("resources/list") => Policy::filter_resources_list,
+                Some("resources/templates/list") => Policy::filter_resource_templates_list,
+                Some("prompts/list") => Policy::filter_prompts_list,
+                _ => return Ok(rewritten),
+            };
+            let mut value = rewritten.take().unwrap_or_else(|| message.clone());
+            let Some(result) = value.get_mut("result") else {
+                return Err("a list answer without a result".into());
+            };
+            // Fail secure: a list the filter cannot read is refused whole.
+            filter(policy, principal, upstream, result).map_err(|e| format!("list filter: {e}"))?;
+            rewritten = Some(value);
         }
+        Ok(rewritten)
     }
 
     fn tools_list(&self, upstream: &str, message: &Value) -> Result<Value, String> {

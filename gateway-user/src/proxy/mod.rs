@@ -6,6 +6,7 @@
 //! that applies them.
 
 mod content;
+mod identity;
 mod inspect;
 mod relay;
 mod respond;
@@ -24,6 +25,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
 pub use content::{ContentStages, Exchange};
+pub use identity::{Identity, IdentityError};
 pub use inspect::{Direction, InspectError};
 pub use relay::BoxError;
 
@@ -49,13 +51,20 @@ pub enum RequestBody {
     TooLarge,
 }
 
-/// Who is asking; until authentication lands every caller is `anonymous`.
+/// Where a request came from (the listener knows).
 #[derive(Clone, Debug)]
 pub struct Caller {
     /// Client IP.
     pub ip: IpAddr,
-    /// The principal key sessions are bound to.
-    pub principal: String,
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+struct Authenticated {
+    ip: IpAddr,
+    principal: Arc<crate::auth::Principal>,
+    /// The key sessions are bound to: credential kind and subject.
+    owner: String,
 }
 
 /// Why the gateway could not be built.
@@ -67,6 +76,9 @@ pub enum GatewayBuildError {
     /// The tool-pin state could not be loaded.
     #[error("tool pins: {0}")]
     Pins(#[from] crate::pin::PinError),
+    /// Authentication or policy could not be set up.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// The state directory could not be created.
     #[error("state directory {path}: {source}")]
     StateDir {
@@ -87,6 +99,7 @@ pub struct Gateway {
     in_flight: PerIpCounter,
     rng: SystemRandom,
     content: Arc<ContentStages>,
+    identity: Arc<Identity>,
 }
 
 fn now_secs() -> u64 {
@@ -146,8 +159,29 @@ impl Gateway {
             .iter()
             .map(|u| (u.name.clone(), u.pin_mode))
             .collect();
-        let content = ContentStages::new(pin_file, &modes, config.gateway.validation.clone())?;
+        if let Some(roles) = &config.gateway.dev_anonymous_roles {
+            tracing::warn!(
+                ?roles,
+                "DEVELOPMENT MODE: requests without a credential are served as `anonymous` (loopback only)"
+            );
+        }
+        let identity = Identity::new(
+            &config.auth,
+            &config.policy,
+            config.gateway.state_dir.as_deref(),
+            config.gateway.dev_anonymous_roles.clone(),
+        )?;
+        let policy = Arc::new(
+            crate::policy::Policy::from_config(&config.policy).map_err(IdentityError::from)?,
+        );
+        let content = ContentStages::new(
+            pin_file,
+            &modes,
+            config.gateway.validation.clone(),
+            Some(policy),
+        )?;
         Ok(Self {
+            identity: Arc::new(identity),
             content: Arc::new(content),
             config: config.gateway.clone(),
             upstreams,
@@ -180,6 +214,11 @@ impl Gateway {
         if path == "/healthz" {
             return respond::json(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}"));
         }
+        if parts.method == Method::GET
+            && let Some(response) = self.identity.metadata_response(path)
+        {
+            return response;
+        }
         let Some(name) = path.strip_prefix("/mcp/") else {
             return respond::rpc_error(&RpcError::new(
                 ErrorCode::InvalidRequest,
@@ -197,6 +236,15 @@ impl Gateway {
         if let Err(error) = self.check_origin(&parts.headers) {
             return respond::rpc_error(&error);
         }
+        let principal = match self.identity.authenticate(&parts).await {
+            Ok(principal) => principal,
+            Err(response) => return *response,
+        };
+        let caller = Authenticated {
+            ip: caller.ip,
+            owner: format!("{}:{}", principal.kind, principal.subject),
+            principal,
+        };
         let response = match parts.method {
             Method::POST => self.post(upstream, &parts, body, &caller).await,
             Method::GET => self.get(upstream, &parts, &caller).await,
@@ -240,19 +288,19 @@ impl Gateway {
         &self,
         id: &str,
         upstream: &Upstream,
-        caller: &Caller,
+        caller: &Authenticated,
     ) -> Result<Session, RpcError> {
         let mut sessions = self
             .sessions
             .lock()
             .map_err(|_| RpcError::new(ErrorCode::Internal, 500, "session table unavailable"))?;
         sessions
-            .touch(id, upstream.name(), &caller.principal, now_secs())
+            .touch(id, upstream.name(), &caller.owner, now_secs())
             .map_err(|error| {
                 if error == SessionError::OtherOwner {
                     tracing::warn!(
                         client.ip = %caller.ip,
-                        principal = %caller.principal,
+                        principal = %caller.owner,
                         mcp.upstream = upstream.name(),
                         "session id presented by a principal that does not own it"
                     );
@@ -266,7 +314,7 @@ impl Gateway {
         upstream: &Upstream,
         parts: &Parts,
         body: RequestBody,
-        caller: &Caller,
+        caller: &Authenticated,
     ) -> Response<ProxyBody> {
         match self.post_inner(upstream, parts, body, caller).await {
             Ok(response) => response,
@@ -279,7 +327,7 @@ impl Gateway {
         upstream: &Upstream,
         parts: &Parts,
         body: RequestBody,
-        caller: &Caller,
+        caller: &Authenticated,
     ) -> Result<Response<ProxyBody>, RpcError> {
         let headers = &parts.headers;
         if !is_json_content_type(headers) {
@@ -315,14 +363,36 @@ impl Gateway {
         };
         let plan = mcp::plan_post(&view, &incoming)?;
         let first_id = incoming.messages().iter().find_map(|m| m.id().cloned());
+        for message in incoming.messages() {
+            let Some(method) = message.method() else {
+                // A client's answer to a server request: bound to the
+                // session, which is bound to this principal.
+                continue;
+            };
+            let action = crate::policy::Action::classify(method, message.value.get("params"))
+                .map_err(|e| {
+                    RpcError::new(ErrorCode::InvalidParams, 400, e.to_string())
+                        .with_id(message.id().cloned())
+                })?;
+            if let Err(response) = self.identity.authorize(
+                &caller.principal,
+                upstream.name(),
+                parts.uri.path(),
+                action,
+                message.id().cloned(),
+            ) {
+                return Ok(*response);
+            }
+        }
         if !matches!(plan.mode, SessionMode::Initialize { .. }) {
             for message in incoming.messages() {
                 self.content.check_request(upstream.name(), message)?;
             }
         }
+        let principal = Some(Arc::clone(&caller.principal));
         let exchange = match &incoming {
-            Incoming::Single(message) => Exchange::of(Some(message)),
-            Incoming::Batch(_) => Exchange::of(None),
+            Incoming::Single(message) => Exchange::of(Some(message), principal),
+            Incoming::Batch(_) => Exchange::of(None, principal),
         };
         match plan.mode {
             SessionMode::Initialize { .. } => {
@@ -371,7 +441,7 @@ impl Gateway {
         headers: &HeaderMap,
         bytes: Bytes,
         id: Option<RequestId>,
-        caller: &Caller,
+        caller: &Authenticated,
     ) -> Result<Response<ProxyBody>, RpcError> {
         let response = upstream
             .send(Method::POST, headers, None, bytes)
@@ -448,7 +518,7 @@ impl Gateway {
             upstream: upstream.name().to_owned(),
             upstream_session,
             version: negotiated,
-            owner: caller.principal.clone(),
+            owner: caller.owner.clone(),
             last_seen: now_secs(),
         };
         self.sessions
@@ -606,7 +676,7 @@ impl Gateway {
         &self,
         upstream: &Upstream,
         parts: &Parts,
-        caller: &Caller,
+        caller: &Authenticated,
     ) -> Response<ProxyBody> {
         let headers = &parts.headers;
         let stateless = header_str(headers, "mcp-protocol-version")
@@ -621,6 +691,15 @@ impl Gateway {
                 406,
                 "Accept must list text/event-stream",
             ));
+        }
+        if let Err(response) = self.identity.authorize(
+            &caller.principal,
+            upstream.name(),
+            parts.uri.path(),
+            crate::policy::Action::Method("ping"),
+            None,
+        ) {
+            return *response;
         }
         let result = async {
             let id = header_str(headers, "mcp-session-id")
@@ -652,7 +731,7 @@ impl Gateway {
         &self,
         upstream: &Upstream,
         parts: &Parts,
-        caller: &Caller,
+        caller: &Authenticated,
     ) -> Response<ProxyBody> {
         let headers = &parts.headers;
         let stateless = header_str(headers, "mcp-protocol-version")

@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// Do not load the XDP edge layer.
     #[arg(long)]
     pub no_edge: bool,
+    /// State directory (tool pins, API keys, the embedded issuer's key),
+    /// instead of the configured one.
+    #[arg(long, env = "PORTCULLIS_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Write the generated development certificate (PEM) here, for clients
     /// to trust.
     #[arg(long)]

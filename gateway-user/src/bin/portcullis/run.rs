@@ -24,6 +24,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     if let Some(listen) = args.listen {
         config.gateway.listen = listen;
     }
+    if let Some(dir) = args.state_dir {
+        config.gateway.state_dir = Some(dir);
+    }
     if args.no_edge {
         config.edge.enabled = false;
     }
