@@ -253,19 +253,40 @@ impl RawResponse {
 pub struct RawClient {
     addr: SocketAddr,
     roots: Arc<rustls::RootCertStore>,
+    client_cert: Option<(
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        Arc<rustls::pki_types::PrivateKeyDer<'static>>,
+    )>,
     /// `Authorization` added to requests that have none.
     pub authorization: Option<String>,
 }
 
-fn tls_config(roots: &Arc<rustls::RootCertStore>, alpn: &[u8]) -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("TLS 1.3 is supported")
-        .with_root_certificates(Arc::clone(roots))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    config
+impl RawClient {
+    fn tls_config(&self, alpn: &[u8]) -> rustls::ClientConfig {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("TLS 1.3 is supported")
+            .with_root_certificates(Arc::clone(&self.roots));
+        let mut config = match &self.client_cert {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain.clone(), key.clone_key())
+                .expect("a usable client certificate"),
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = vec![alpn.to_vec()];
+        config
+    }
+
+    /// Presents `chain` (leaf first) and `key` as a client certificate.
+    pub fn with_client_cert(
+        mut self,
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Self {
+        self.client_cert = Some((chain, Arc::new(key)));
+        self
+    }
 }
 
 impl RawClient {
@@ -280,6 +301,7 @@ impl RawClient {
         Self {
             addr,
             roots: Arc::new(roots),
+            client_cert: None,
             authorization: None,
         }
     }
@@ -310,7 +332,7 @@ impl RawClient {
         } else {
             b"http/1.1"
         };
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls_config(&self.roots, alpn)));
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.tls_config(alpn)));
         let tcp = tokio::net::TcpStream::connect(self.addr)
             .await
             .expect("connecting to the gateway");
@@ -368,9 +390,8 @@ impl RawClient {
     }
 
     async fn send_h3(&self, request: Request<Bytes>) -> RawResponse {
-        let crypto =
-            quinn::crypto::rustls::QuicClientConfig::try_from(tls_config(&self.roots, b"h3"))
-                .expect("QUIC client TLS config");
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(self.tls_config(b"h3"))
+            .expect("QUIC client TLS config");
         let mut endpoint = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .expect("binding a QUIC client socket");
         endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));

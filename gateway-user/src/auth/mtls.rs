@@ -36,6 +36,11 @@ pub struct MtlsRuleConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MtlsConfig {
+    /// PEM CA certificates that sign client certificates. With it, the
+    /// listeners ask for (but do not require) a client certificate, and a
+    /// verified one that matches a rule authenticates its holder.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Rules, first match wins.
     #[serde(default)]
     pub rules: Vec<MtlsRuleConfig>,

@@ -14,6 +14,7 @@ pub async fn serve_request(
     gateway: Arc<Gateway>,
     request: Request<Incoming>,
     peer: SocketAddr,
+    client_cert: Option<Arc<crate::auth::CertNames>>,
     alt_svc: Option<HeaderValue>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let (parts, body) = request.into_parts();
@@ -23,7 +24,10 @@ pub async fn serve_request(
         // Too large, or the client broke off: neither is forwarded.
         Err(_) => RequestBody::TooLarge,
     };
-    let caller = Caller { ip: peer.ip() };
+    let caller = Caller {
+        ip: peer.ip(),
+        client_cert,
+    };
     let mut response = gateway.handle(parts, body, caller).await;
     if let Some(alt_svc) = alt_svc {
         response.headers_mut().insert("alt-svc", alt_svc);

@@ -52,6 +52,8 @@ impl Listeners {
     /// Binds and starts serving `gateway`.
     pub async fn start(gateway: Arc<Gateway>) -> Result<Self, ListenError> {
         let config = gateway.config().clone();
+        let client_ca = gateway.client_ca().map(std::path::Path::to_owned);
+        let client_ca = client_ca.as_deref();
         let tls = TlsMaterial::load_or_generate(&config.tls)?;
         let bind = |addr: SocketAddr, source| ListenError::Bind { addr, source };
         let listener = TcpListener::bind(config.listen)
@@ -62,7 +64,7 @@ impl Listeners {
         let connections = PerIpCounter::new(config.max_connections_per_ip);
 
         let quic = if config.http3 {
-            let endpoint = quinn::Endpoint::server(tls.quic_config()?, local_addr)
+            let endpoint = quinn::Endpoint::server(tls.quic_config(client_ca)?, local_addr)
                 .map_err(|e| bind(local_addr, e))?;
             let task = tokio::spawn(quic::accept_loop(
                 endpoint.clone(),
@@ -80,7 +82,9 @@ impl Listeners {
             .flatten();
         let serve = tcp::TcpServe {
             gateway: Arc::clone(&gateway),
-            tls: Some(TlsAcceptor::from(tls.tcp_config(config.tls.allow_tls12)?)),
+            tls: Some(TlsAcceptor::from(
+                tls.tcp_config(config.tls.allow_tls12, client_ca)?,
+            )),
             connections: connections.clone(),
             alt_svc,
             handshake_timeout: Duration::from_secs(config.handshake_timeout_secs.max(1)),

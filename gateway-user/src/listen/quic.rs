@@ -59,6 +59,14 @@ async fn serve_connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let max_header = u64::try_from(gateway.config().max_header_bytes).unwrap_or(u64::MAX);
+    let client_cert = connection
+        .peer_identity()
+        .and_then(|identity| {
+            identity
+                .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
+        .and_then(|chain| super::tcp::client_cert_names(Some(&chain)));
     let built = h3::server::builder()
         .max_field_section_size(max_header)
         .build(h3_quinn::Connection::new(connection))
@@ -87,10 +95,13 @@ async fn serve_connection(
             },
         };
         let gateway = Arc::clone(&gateway);
+        let client_cert = client_cert.clone();
         tokio::spawn(async move {
             match resolver.resolve_request().await {
                 Ok((request, stream)) => {
-                    if let Err(error) = serve_request(gateway, request, stream, peer).await {
+                    if let Err(error) =
+                        serve_request(gateway, request, stream, peer, client_cert).await
+                    {
                         tracing::debug!(client.ip = %peer.ip(), %error, "HTTP/3 request failed");
                     }
                 }
@@ -107,6 +118,7 @@ async fn serve_request<S>(
     request: Request<()>,
     mut stream: h3::server::RequestStream<S, Bytes>,
     peer: SocketAddr,
+    client_cert: Option<Arc<crate::auth::CertNames>>,
 ) -> Result<(), h3::error::StreamError>
 where
     S: h3::quic::BidiStream<Bytes>,
@@ -132,7 +144,10 @@ where
         RequestBody::Complete(buf.freeze())
     };
     let (parts, ()) = request.into_parts();
-    let caller = Caller { ip: peer.ip() };
+    let caller = Caller {
+        ip: peer.ip(),
+        client_cert,
+    };
     let response = gateway.handle(parts, body, caller).await;
     let (head, mut body) = response.into_parts();
     stream.send_response(Response::from_parts(head, ())).await?;

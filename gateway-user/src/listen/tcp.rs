@@ -77,7 +77,11 @@ pub async fn accept_loop(
                     let handshake =
                         tokio::time::timeout(serve.handshake_timeout, tls.accept(stream));
                     match handshake.await {
-                        Ok(Ok(stream)) => serve_connection(stream, peer, &serve, watcher).await,
+                        Ok(Ok(stream)) => {
+                            let client_cert =
+                                client_cert_names(stream.get_ref().1.peer_certificates());
+                            serve_connection(stream, peer, client_cert, &serve, watcher).await
+                        }
                         Ok(Err(error)) => {
                             tracing::debug!(client.ip = %peer.ip(), %error, "TLS handshake failed")
                         }
@@ -86,16 +90,31 @@ pub async fn accept_loop(
                         }
                     }
                 }
-                None => serve_connection(stream, peer, &serve, watcher).await,
+                None => serve_connection(stream, peer, None, &serve, watcher).await,
             }
         });
     }
     graceful
 }
 
+/// The names of a client certificate rustls has verified (the leaf).
+pub(super) fn client_cert_names(
+    chain: Option<&[rustls::pki_types::CertificateDer<'static>]>,
+) -> Option<Arc<crate::auth::CertNames>> {
+    let leaf = chain?.first()?;
+    match crate::auth::CertNames::from_der(leaf) {
+        Ok(names) => Some(Arc::new(names)),
+        Err(error) => {
+            tracing::warn!(%error, "verified client certificate has unusable names");
+            None
+        }
+    }
+}
+
 async fn serve_connection<S>(
     stream: S,
     peer: SocketAddr,
+    client_cert: Option<Arc<crate::auth::CertNames>>,
     serve: &TcpServe,
     watcher: hyper_util::server::graceful::Watcher,
 ) where
@@ -105,7 +124,13 @@ async fn serve_connection<S>(
     let alt_svc = serve.alt_svc.clone();
     let max_header = gateway.config().max_header_bytes;
     let service = hyper::service::service_fn(move |request| {
-        serve_request(Arc::clone(&gateway), request, peer, alt_svc.clone())
+        serve_request(
+            Arc::clone(&gateway),
+            request,
+            peer,
+            client_cert.clone(),
+            alt_svc.clone(),
+        )
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

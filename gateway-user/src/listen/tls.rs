@@ -112,32 +112,74 @@ impl TlsMaterial {
 
     /// The TCP listener's configuration: TLS 1.3 (and 1.2 if allowed),
     /// ALPN h2 then http/1.1.
-    pub fn tcp_config(&self, allow_tls12: bool) -> Result<Arc<ServerConfig>, TlsError> {
+    pub fn tcp_config(
+        &self,
+        allow_tls12: bool,
+        client_ca: Option<&Path>,
+    ) -> Result<Arc<ServerConfig>, TlsError> {
         let versions: &[&'static rustls::SupportedProtocolVersion] = if allow_tls12 {
             &[&rustls::version::TLS13, &rustls::version::TLS12]
         } else {
             &[&rustls::version::TLS13]
         };
-        let mut config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
-            .with_protocol_versions(versions)?
-            .with_no_client_auth()
-            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        let builder = ServerConfig::builder_with_provider(Arc::new(default_provider()))
+            .with_protocol_versions(versions)?;
+        let mut config = match client_verifier(client_ca)? {
+            Some(verifier) => builder.with_client_cert_verifier(verifier),
+            None => builder.with_no_client_auth(),
+        }
+        .with_single_cert(self.chain.clone(), self.key.clone_key())?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
 
     /// The QUIC endpoint's configuration: TLS 1.3, ALPN h3.
-    pub fn quic_config(&self) -> Result<quinn::ServerConfig, TlsError> {
-        let mut config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_no_client_auth()
-            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+    pub fn quic_config(&self, client_ca: Option<&Path>) -> Result<quinn::ServerConfig, TlsError> {
+        let builder = ServerConfig::builder_with_provider(Arc::new(default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13])?;
+        let mut config = match client_verifier(client_ca)? {
+            Some(verifier) => builder.with_client_cert_verifier(verifier),
+            None => builder.with_no_client_auth(),
+        }
+        .with_single_cert(self.chain.clone(), self.key.clone_key())?;
         config.alpn_protocols = vec![b"h3".to_vec()];
         config.max_early_data_size = 0;
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(config)
             .map_err(|e| TlsError::Quic(e.to_string()))?;
         Ok(quinn::ServerConfig::with_crypto(Arc::new(crypto)))
     }
+}
+
+/// A verifier for client certificates signed by the CAs in `ca_file`:
+/// offered certificates must verify, but none is required (bearer
+/// credentials remain an alternative).
+fn client_verifier(
+    ca_file: Option<&Path>,
+) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, TlsError> {
+    let Some(path) = ca_file else {
+        return Ok(None);
+    };
+    let file_err = |message: String| TlsError::File {
+        path: path.display().to_string(),
+        message,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for der in CertificateDer::pem_file_iter(path).map_err(|e| file_err(e.to_string()))? {
+        roots
+            .add(der.map_err(|e| file_err(e.to_string()))?)
+            .map_err(|e| file_err(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(file_err("no CA certificate in the file".into()));
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::new(default_provider()),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(|e| file_err(e.to_string()))?;
+    Ok(Some(verifier))
 }
 
 #[cfg(test)]
@@ -149,7 +191,7 @@ mod tests {
         let generated = TlsMaterial::load_or_generate(&TlsConfig::default()).unwrap();
         assert!(generated.generated && generated.generated_pem.is_some());
         assert_eq!(generated.fingerprint.len(), 32 * 3 - 1);
-        generated.tcp_config(true).unwrap();
+        generated.tcp_config(true, None).unwrap();
 
         let dir = std::env::temp_dir().join(format!("pcl-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -165,8 +207,8 @@ mod tests {
         let loaded = TlsMaterial::load_or_generate(&config).unwrap();
         assert_eq!(loaded.fingerprint, fingerprint(certified.cert.der()));
         assert!(!loaded.generated);
-        loaded.tcp_config(false).unwrap();
-        loaded.quic_config().unwrap();
+        loaded.tcp_config(false, None).unwrap();
+        loaded.quic_config(None).unwrap();
         // Files that are not PEM are clear errors naming the file.
         std::fs::write(&key, "not a key").unwrap();
         let err = TlsMaterial::load_or_generate(&config)

@@ -15,9 +15,9 @@ use tokio::sync::Mutex;
 use super::{ProxyBody, respond};
 use crate::{
     auth::{
-        AuthConfig, AuthError, AuthSettings, AuthStep, BearerVerifier, ExtractError, IssuerConfig,
-        IssuerFiles, JwksCache, JwksFetcher, JwksSource, Principal, PrincipalKind, TokenCache,
-        WatchedKeyStore, extract_credential, metadata_url, resource_path_of,
+        AuthConfig, AuthError, AuthSettings, AuthStep, BearerVerifier, CertNames, ExtractError,
+        IssuerConfig, IssuerFiles, JwksCache, JwksFetcher, JwksSource, Principal, PrincipalKind,
+        TokenCache, WatchedKeyStore, extract_credential, metadata_url, resource_path_of,
         www_authenticate_insufficient_scope, www_authenticate_invalid_request,
         www_authenticate_unauthorized,
     },
@@ -181,6 +181,7 @@ impl Identity {
     pub async fn authenticate(
         &self,
         parts: &Parts,
+        client_cert: Option<&CertNames>,
     ) -> Result<Arc<Principal>, Box<Response<ProxyBody>>> {
         let path = parts.uri.path();
         let meta = self.metadata_url_for(path);
@@ -199,6 +200,27 @@ impl Identity {
             .collect();
         let credential = match extract_credential(&values, parts.uri.query()) {
             Ok(credential) => credential,
+            // A verified client certificate authenticates when no bearer
+            // credential is presented; it must match an mTLS rule.
+            Err(ExtractError::Missing) if client_cert.is_some() => {
+                let names = client_cert
+                    .ok_or_else(|| Box::new(respond::empty(StatusCode::UNAUTHORIZED)))?;
+                return match self.settings.mtls.map_names(names) {
+                    Ok(principal) => Ok(Arc::new(principal)),
+                    Err(error) => {
+                        tracing::warn!(authn.error = %error, "client certificate refused");
+                        let response = respond::rpc_error(&RpcError::new(
+                            ErrorCode::Denied,
+                            401,
+                            "invalid credential",
+                        ));
+                        Err(with_challenge(
+                            response,
+                            www_authenticate_unauthorized(&meta, &scopes, true),
+                        ))
+                    }
+                };
+            }
             Err(ExtractError::Missing) if self.anonymous_roles.is_some() => {
                 return Ok(Arc::new(Principal {
                     subject: "anonymous".into(),

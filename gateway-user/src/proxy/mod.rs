@@ -56,6 +56,8 @@ pub enum RequestBody {
 pub struct Caller {
     /// Client IP.
     pub ip: IpAddr,
+    /// Names of the verified client certificate, if one was presented.
+    pub client_cert: Option<Arc<crate::auth::CertNames>>,
 }
 
 /// An authenticated caller.
@@ -100,6 +102,7 @@ pub struct Gateway {
     rng: SystemRandom,
     content: Arc<ContentStages>,
     identity: Arc<Identity>,
+    client_ca: Option<std::path::PathBuf>,
 }
 
 fn now_secs() -> u64 {
@@ -181,6 +184,7 @@ impl Gateway {
             Some(policy),
         )?;
         Ok(Self {
+            client_ca: config.auth.mtls.ca_file.clone(),
             identity: Arc::new(identity),
             content: Arc::new(content),
             config: config.gateway.clone(),
@@ -194,6 +198,11 @@ impl Gateway {
     /// The gateway's configuration.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
+    }
+
+    /// The CA file for client certificates (mTLS), if configured.
+    pub fn client_ca(&self) -> Option<&std::path::Path> {
+        self.client_ca.as_deref()
     }
 
     /// Answers one request.
@@ -236,7 +245,11 @@ impl Gateway {
         if let Err(error) = self.check_origin(&parts.headers) {
             return respond::rpc_error(&error);
         }
-        let principal = match self.identity.authenticate(&parts).await {
+        let principal = match self
+            .identity
+            .authenticate(&parts, caller.client_cert.as_deref())
+            .await
+        {
             Ok(principal) => principal,
             Err(response) => return *response,
         };
