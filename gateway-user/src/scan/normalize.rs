@@ -1,0 +1,191 @@
+//! The text the literal engine searches: an ASCII-lowercased copy, and for
+//! non-ASCII input one pass of NFKC, confusable folding and zero-width
+//! removal, with a byte map back to the original text.
+
+use unicode_normalization::{
+    IsNormalized, UnicodeNormalization, char::canonical_combining_class, is_nfkc_quick,
+};
+
+/// The searchable view of one text.
+#[derive(Debug, Default)]
+pub(crate) struct View {
+    /// Lowercased (and for non-ASCII input, normalized) bytes; valid UTF-8.
+    pub lower: Vec<u8>,
+    /// For each byte of `lower`, the original span `(start, end)` it came
+    /// from; `None` when the input was ASCII (the map is the identity).
+    map: Option<Vec<(u32, u32)>>,
+}
+
+impl View {
+    /// Builds the view of `text`.
+    pub fn new(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        if bytes.is_ascii() {
+            let mut lower = vec![0u8; bytes.len()];
+            for (dst, src) in lower.iter_mut().zip(bytes) {
+                *dst = src.to_ascii_lowercase();
+            }
+            return Self { lower, map: None };
+        }
+        normalize(text)
+    }
+
+    /// Maps a span of `lower` back to a span of the original text (on char
+    /// boundaries). Out-of-range input is clamped.
+    pub fn to_original(&self, start: usize, end: usize, original_len: usize) -> (usize, usize) {
+        match &self.map {
+            None => (start.min(original_len), end.min(original_len)),
+            Some(map) => {
+                let first = map.get(start).map_or(original_len as u32, |m| m.0);
+                let last = end
+                    .checked_sub(1)
+                    .and_then(|i| map.get(i))
+                    .map_or(first, |m| m.1);
+                let (s, e) = (first as usize, (last as usize).max(first as usize));
+                (s.min(original_len), e.min(original_len))
+            }
+        }
+    }
+}
+
+/// Characters removed before matching: zero-width, invisible operators,
+/// bidi controls, tag characters, variation selectors, soft hyphen.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF9..=0xFFFB | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+}
+
+/// Folds common Cyrillic, Greek and other look-alikes onto Latin letters.
+pub(crate) fn fold_confusable(c: char) -> char {
+    match c {
+        'а' | 'А' | 'α' | 'Α' => 'a',
+        'в' | 'В' | 'β' | 'Β' | 'ь' => 'b',
+        'с' | 'С' | 'ϲ' => 'c',
+        'ԁ' => 'd',
+        'е' | 'Е' | 'ё' | 'Ё' | 'ε' | 'Ε' => 'e',
+        'һ' | 'Һ' | 'Н' | 'Η' => 'h',
+        'і' | 'І' | 'ι' | 'Ι' | 'ı' | 'ӏ' | 'Ӏ' => 'i',
+        'ј' | 'Ј' => 'j',
+        'к' | 'К' | 'κ' | 'Κ' => 'k',
+        'М' | 'Μ' => 'm',
+        'ո' | 'Ν' => 'n',
+        'о' | 'О' | 'ο' | 'Ο' | 'օ' | 'σ' => 'o',
+        'р' | 'Р' | 'ρ' | 'Ρ' => 'p',
+        'ԛ' => 'q',
+        'ѕ' | 'Ѕ' => 's',
+        'т' | 'Т' | 'τ' | 'Τ' => 't',
+        'υ' | 'ս' => 'u',
+        'ν' | 'ѵ' | 'Ѵ' => 'v',
+        'ԝ' | 'ѡ' => 'w',
+        'х' | 'Х' | 'χ' | 'Χ' => 'x',
+        'у' | 'У' | 'Υ' | 'γ' => 'y',
+        'Ζ' => 'z',
+        other => other,
+    }
+}
+
+fn normalize(text: &str) -> View {
+    let mut lower = Vec::with_capacity(text.len() + text.len() / 4);
+    let mut map = Vec::with_capacity(text.len() + text.len() / 4);
+    let mut iter = text.char_indices().peekable();
+    let mut segment = String::new();
+    while let Some((start, c)) = iter.next() {
+        if c.is_ascii() {
+            // An ASCII char followed by a combining mark still goes the slow way.
+            let next_is_starter = iter
+                .peek()
+                .is_none_or(|&(_, n)| n.is_ascii() || canonical_combining_class(n) == 0);
+            if next_is_starter {
+                lower.push((c as u8).to_ascii_lowercase());
+                map.push((start as u32, start as u32 + 1));
+                continue;
+            }
+        }
+        // A segment: one starter and the non-starters that follow it.
+        segment.clear();
+        let mut end = start + c.len_utf8();
+        if !is_invisible(c) {
+            segment.push(c);
+        }
+        while let Some(&(i, n)) = iter.peek() {
+            if canonical_combining_class(n) == 0 && !is_invisible(n) {
+                break;
+            }
+            iter.next();
+            end = i + n.len_utf8();
+            if !is_invisible(n) {
+                segment.push(n);
+            }
+        }
+        let span = (start as u32, end as u32);
+        let mut emit = |ch: char| {
+            let ch = fold_confusable(ch).to_ascii_lowercase();
+            let mut buf = [0u8; 4];
+            let encoded = ch.encode_utf8(&mut buf);
+            lower.extend_from_slice(encoded.as_bytes());
+            map.extend(std::iter::repeat_n(span, encoded.len()));
+        };
+        if is_nfkc_quick(segment.chars()) == IsNormalized::Yes {
+            segment.chars().for_each(&mut emit);
+        } else {
+            segment.chars().nfkc().for_each(&mut emit);
+        }
+    }
+    View {
+        lower,
+        map: Some(map),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(text: &str) -> (String, View) {
+        let v = View::new(text);
+        (
+            String::from_utf8(v.lower.clone()).expect("view is UTF-8"),
+            v,
+        )
+    }
+
+    #[test]
+    fn ascii_is_lowercased_with_identity_map() {
+        let (s, v) = view("IGNORE This");
+        assert_eq!(s, "ignore this");
+        assert_eq!(v.to_original(0, 6, 11), (0, 6));
+    }
+
+    #[test]
+    fn fullwidth_and_math_letters_fold_to_ascii() {
+        let (s, _) = view("ＩＧＮＯＲＥ 𝐩𝐫𝐞𝐯𝐢𝐨𝐮𝐬");
+        assert_eq!(s, "ignore previous");
+    }
+
+    #[test]
+    fn cyrillic_and_greek_lookalikes_fold() {
+        let (s, _) = view("іgnоrе ΑLL");
+        assert_eq!(s, "ignore all");
+    }
+
+    #[test]
+    fn zero_width_is_removed_and_offsets_map_back() {
+        let text = "é ig\u{200B}nore x";
+        let (s, v) = view(text);
+        assert_eq!(s, "é ignore x");
+        let at = s.find("ignore").expect("found");
+        let (a, b) = v.to_original(at, at + 6, text.len());
+        assert_eq!(&text[a..b], "ig\u{200B}nore");
+    }
+
+    #[test]
+    fn combining_marks_compose_and_map_to_the_whole_cluster() {
+        let text = "cafe\u{301} ok";
+        let (s, v) = view(text);
+        assert_eq!(s, "café ok");
+        let (a, b) = v.to_original(3, 5, text.len());
+        assert_eq!(&text[a..b], "e\u{301}");
+    }
+}
