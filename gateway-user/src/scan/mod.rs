@@ -204,6 +204,18 @@ impl Scanner {
         ScannerBuilder::default()
     }
 
+    /// One regex per literal rule with the same meaning (case-insensitive,
+    /// on the original text): the baseline the benchmark compares against.
+    pub fn baseline_patterns(&self) -> Vec<String> {
+        self.engine.baseline_patterns()
+    }
+
+    /// Whether the literal search runs on the packed SIMD (Teddy) searcher;
+    /// false only when extra rules push the literal count past its limit.
+    pub fn is_packed(&self) -> bool {
+        self.engine.is_packed()
+    }
+
     /// Scans one text; findings are sorted by start offset.
     pub fn scan_text(&self, text: &str) -> Vec<Finding> {
         self.scan_depth(text, 0)
@@ -221,7 +233,7 @@ impl Scanner {
         }
         let view = View::new(text);
         let mut hits: Vec<Hit> = Vec::new();
-        self.engine.scan(&view.lower, &mut hits);
+        let triggers = self.engine.scan(&view.lower, &mut hits);
         let mut in_view: ViewFindings = hits
             .iter()
             .filter_map(|h| {
@@ -235,8 +247,12 @@ impl Scanner {
                 })
             })
             .collect();
-        links::scan(&view.lower, &self.allowlist, &mut in_view);
-        self.scan_comments(&view.lower, &mut in_view);
+        if triggers.links {
+            links::scan(&view.lower, &self.allowlist, &mut in_view);
+        }
+        if triggers.comments {
+            self.scan_comments(&view.lower, &mut in_view);
+        }
         let mut out: Vec<Finding> = in_view
             .into_iter()
             .map(|mut f| {
@@ -244,13 +260,22 @@ impl Scanner {
                 f
             })
             .collect();
-        if !text.is_ascii() {
+        if !text.is_ascii() && unicode::may_contain_invisible(text.as_bytes()) {
             unicode::scan(text, &mut out);
         }
         if depth < MAX_DECODE_DEPTH {
-            for blob in encoded::find(text) {
-                let inner = self.scan_depth(&blob.plain, depth + 1);
-                if inner.iter().any(|f| engine::decoded_is_hostile(f.family)) {
+            let mut blobs = encoded::find(text);
+            if triggers.nato {
+                blobs.extend(encoded::nato(text));
+            }
+            for blob in blobs {
+                let hostile = if blob.encoding == encoded::Encoding::Nato {
+                    encoded::spaceless_hostile(&blob.plain)
+                } else {
+                    let inner = self.scan_depth(&blob.plain, depth + 1);
+                    inner.iter().any(|f| engine::decoded_is_hostile(f.family))
+                };
+                if hostile {
                     out.push(Finding {
                         rule_id: blob.encoding.rule_id().into(),
                         family: Family::EncodedPayload,

@@ -21,10 +21,8 @@ impl View {
     pub fn new(text: &str) -> Self {
         let bytes = text.as_bytes();
         if bytes.is_ascii() {
-            let mut lower = vec![0u8; bytes.len()];
-            for (dst, src) in lower.iter_mut().zip(bytes) {
-                *dst = src.to_ascii_lowercase();
-            }
+            let mut lower = take_buffer();
+            lower.extend(bytes.iter().map(u8::to_ascii_lowercase));
             return Self { lower, map: None };
         }
         normalize(text)
@@ -45,6 +43,40 @@ impl View {
                 (s.min(original_len), e.min(original_len))
             }
         }
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.lower));
+    }
+}
+
+/// Largest buffer kept for reuse per thread.
+const KEEP_BUFFER: usize = 4 << 20;
+
+thread_local! {
+    /// One reusable lowercase buffer per thread: large views would otherwise
+    /// cost a fresh mapping (and its page faults) per scan.
+    static BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+fn take_buffer() -> Vec<u8> {
+    let mut buf = BUFFER.with(std::cell::Cell::take);
+    buf.clear();
+    buf
+}
+
+fn give_back(buf: Vec<u8>) {
+    if buf.capacity() <= KEEP_BUFFER {
+        BUFFER.with(|cell| {
+            let current = cell.take();
+            cell.set(if current.capacity() >= buf.capacity() {
+                current
+            } else {
+                buf
+            });
+        });
     }
 }
 

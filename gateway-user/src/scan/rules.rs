@@ -147,6 +147,8 @@ pub(crate) struct Rule {
     pub severity: Severity,
     pub literals: Vec<String>,
     pub confirm: Option<Regex>,
+    /// The confirm regex's source, for baseline comparisons.
+    pub confirm_src: Option<String>,
     pub before: usize,
     pub after: usize,
 }
@@ -203,6 +205,16 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, ScanError> {
                 "literal {lit:?} must be 2-64 bytes of lowercase printable ASCII"
             )));
         }
+        if lit.len() < 4
+            && lit
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(bad(format!(
+                "literal {lit:?}: literals shorter than 4 bytes must start with punctuation"
+            )));
+        }
     }
     let before = spec.before.unwrap_or(0);
     let after = spec.after.unwrap_or(160);
@@ -229,6 +241,7 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, ScanError> {
         severity: spec.severity,
         literals: spec.literals,
         confirm,
+        confirm_src: spec.confirm,
         before,
         after,
     })

@@ -42,6 +42,31 @@ fn is_emoji_like(c: char) -> bool {
     matches!(c as u32, 0x2190..=0x21FF | 0x2300..=0x23FF | 0x2460..=0x27BF | 0x2900..=0x297F | 0x2B00..=0x2BFF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x1F000..=0x1FAFF | 0xFE0F | 0x20E3)
 }
 
+/// A cheap byte-level check: can `bytes` hold any character this module
+/// looks at? (Their UTF-8 lead bytes are CD, D8, E1, E2 80/81, E3 85,
+/// EF B8/BB/BE, F0 9D, F3 A0.)
+pub(crate) fn may_contain_invisible(bytes: &[u8]) -> bool {
+    memchr::memchr3_iter(0xE2, 0xEF, 0xF3, bytes).any(|i| {
+        let next = bytes.get(i + 1).copied().unwrap_or(0);
+        let third = bytes.get(i + 2).copied().unwrap_or(0);
+        match bytes.get(i) {
+            Some(0xE2) => {
+                (next == 0x80 && matches!(third, 0x8B..=0x8F | 0xAA..=0xAE)) || next == 0x81
+            }
+            Some(0xEF) => matches!(next, 0xB8 | 0xBB | 0xBE),
+            _ => next == 0xA0,
+        }
+    }) || memchr::memchr3_iter(0xCD, 0xD8, 0xE1, bytes).any(|i| {
+        let next = bytes.get(i + 1).copied().unwrap_or(0);
+        match bytes.get(i) {
+            Some(0xCD) => next == 0x8F,
+            Some(0xD8) => next == 0x9C,
+            _ => matches!(next, 0x85 | 0xA0),
+        }
+    }) || memchr::memmem::find(bytes, &[0xE3, 0x85, 0xA4]).is_some()
+        || memchr::memmem::find(bytes, &[0xF0, 0x9D, 0x85]).is_some()
+}
+
 /// Scans `text` (the original) for invisible-character abuse.
 pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
