@@ -3,6 +3,7 @@
 //! Every command sets up what it needs first (idempotently), so a fresh
 //! machine needs nothing installed by hand beyond rustup and a C compiler.
 
+mod scan;
 mod setup;
 
 use std::{
@@ -44,9 +45,17 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Quality evaluations: `scan` (injection corpus detection/FP rates).
+    Eval {
+        /// Which evaluation: `scan`.
+        which: String,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks.
     Bench {
-        /// Which benchmark: `xdp`.
+        /// Which benchmark: `xdp` or `scan`.
         which: String,
         /// Print machine-readable JSON.
         #[arg(long)]
@@ -75,6 +84,8 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Test { args } => test(&root, &args),
+        Cmd::Eval { which, json } => scan::eval(&root, &which, json),
+        Cmd::Bench { which, json } if which == "scan" => scan::bench(&root, json),
         Cmd::Bench { which, json } => bench(&root, &which, json),
     }
 }
@@ -180,7 +191,7 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
 fn bench(root: &Path, which: &str, json: bool) -> Result<()> {
     let bin = match which {
         "xdp" => "bench-xdp",
-        other => bail!("unknown benchmark `{other}` (available: xdp)"),
+        other => bail!("unknown benchmark `{other}` (available: xdp, scan)"),
     };
     let object = build_ebpf(root)?;
     if which == "xdp" {

@@ -287,9 +287,7 @@ impl Scanner {
             }
         }
         stack(&mut out);
-        out.sort_by_key(|f| (f.start, f.end));
-        out.dedup();
-        out
+        merge(out)
     }
 
     fn scan_comments(&self, lower: &[u8], out: &mut ViewFindings) {
@@ -316,6 +314,23 @@ impl Scanner {
             }
         }
     }
+}
+
+/// Sorts findings and merges overlapping ones of the same rule (a rule can
+/// fire from several anchors of one sentence).
+fn merge(mut out: Vec<Finding>) -> Vec<Finding> {
+    out.sort_by(|a, b| (&a.rule_id, a.start).cmp(&(&b.rule_id, b.start)));
+    let mut merged: Vec<Finding> = Vec::with_capacity(out.len());
+    for f in out {
+        match merged.last_mut() {
+            Some(last) if last.rule_id == f.rule_id && f.start <= last.end => {
+                last.end = last.end.max(f.end);
+            }
+            _ => merged.push(f),
+        }
+    }
+    merged.sort_by_key(|f| (f.start, f.end));
+    merged
 }
 
 /// Several distinct phrasing techniques in one text are a strong signal

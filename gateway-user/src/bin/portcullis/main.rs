@@ -3,6 +3,7 @@
 mod cli;
 mod ctl;
 mod run;
+mod scan;
 
 use clap::Parser;
 
@@ -10,6 +11,7 @@ fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.log_json);
     let result = match cli.command {
+        cli::Command::Scan(args) => return scan_exit(scan::scan(args)),
         cli::Command::Run(args) => run::run(args),
         cli::Command::Ctl(args) => ctl::ctl(args),
     };
@@ -18,6 +20,18 @@ fn main() -> std::process::ExitCode {
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `portcullis scan` exit codes: 0 clean, 1 findings, 2 error.
+fn scan_exit(result: anyhow::Result<bool>) -> std::process::ExitCode {
+    match result {
+        Ok(false) => std::process::ExitCode::SUCCESS,
+        Ok(true) => std::process::ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::from(2)
         }
     }
 }
