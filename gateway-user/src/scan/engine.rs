@@ -30,6 +30,8 @@ pub(crate) struct Triggers {
     pub links: bool,
     pub comments: bool,
     pub nato: bool,
+    /// More literal hits than `MAX_CONFIRMS`: the rest were not confirmed.
+    pub flood: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +67,9 @@ pub(crate) struct Engine {
 
 /// Hard cap on hits one text can produce (bounded work and output).
 pub(crate) const MAX_HITS: usize = 256;
+/// Hard cap on regex confirmations per text (bounded work on a text made
+/// of trigger words).
+pub(crate) const MAX_CONFIRMS: usize = 16_384;
 
 /// Patterns with their owners; a pattern also owns the rules of every
 /// other pattern it contains (the searchers report one match per position).
@@ -179,24 +184,46 @@ impl Engine {
     /// structural detectors are needed.
     pub fn scan(&self, lower: &[u8], out: &mut Vec<Hit>) -> Triggers {
         let mut triggers = Triggers::default();
+        let mut budget = MAX_CONFIRMS;
         match &self.long {
             Long::Packed(searcher) => {
                 for m in searcher.find_iter(lower) {
                     let owners = self.long_owners.get(m.pattern().as_usize());
-                    self.handle(owners, lower, m.start(), m.end(), out, &mut triggers);
+                    self.handle(
+                        owners,
+                        lower,
+                        (m.start(), m.end()),
+                        out,
+                        &mut triggers,
+                        &mut budget,
+                    );
                 }
             }
             Long::Automaton(ac) => {
                 for m in ac.find_iter(lower) {
                     let owners = self.long_owners.get(m.pattern().as_usize());
-                    self.handle(owners, lower, m.start(), m.end(), out, &mut triggers);
+                    self.handle(
+                        owners,
+                        lower,
+                        (m.start(), m.end()),
+                        out,
+                        &mut triggers,
+                        &mut budget,
+                    );
                 }
             }
         }
         if let Some(ac) = &self.short {
             for m in ac.find_iter(lower) {
                 let owners = self.short_owners.get(m.pattern().as_usize());
-                self.handle(owners, lower, m.start(), m.end(), out, &mut triggers);
+                self.handle(
+                    owners,
+                    lower,
+                    (m.start(), m.end()),
+                    out,
+                    &mut triggers,
+                    &mut budget,
+                );
             }
         }
         triggers
@@ -206,10 +233,10 @@ impl Engine {
         &self,
         owners: Option<&Vec<Owner>>,
         lower: &[u8],
-        start: usize,
-        end: usize,
+        (start, end): (usize, usize),
         out: &mut Vec<Hit>,
         triggers: &mut Triggers,
+        budget: &mut usize,
     ) {
         for &owner in owners.into_iter().flatten() {
             let rule_index = match owner {
@@ -230,6 +257,11 @@ impl Engine {
             if out.len() >= MAX_HITS {
                 return;
             }
+            if *budget == 0 {
+                triggers.flood = true;
+                return;
+            }
+            *budget -= 1;
             let Some(rule) = self.rules.get(rule_index) else {
                 continue;
             };

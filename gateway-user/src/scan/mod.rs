@@ -32,8 +32,10 @@ pub use rules::{BUILTIN_RULES, Family, RULES_VERSION, Severity};
 use engine::{Engine, Hit};
 use normalize::View;
 
-/// Largest text scanned; a longer one is a finding (fail secure).
-pub const MAX_TEXT_BYTES: usize = 16 * 1024 * 1024;
+/// Largest single text scanned; a longer one is a high finding (fail
+/// secure). It bounds the side buffers of the non-ASCII path (about 24
+/// bytes per input byte at worst).
+pub const MAX_TEXT_BYTES: usize = 2 * 1024 * 1024;
 /// How deep decoded blobs are rescanned (a blob inside a blob …).
 const MAX_DECODE_DEPTH: usize = 2;
 /// Distinct phrasing rules in one text that make a "stacked" finding.
@@ -247,6 +249,15 @@ impl Scanner {
                 })
             })
             .collect();
+        if triggers.flood {
+            in_view.push(Finding {
+                rule_id: "limit.trigger-flood".into(),
+                family: Family::Limit,
+                severity: Severity::Medium,
+                start: 0,
+                end: view.lower.len(),
+            });
+        }
         if triggers.links {
             links::scan(&view.lower, &self.allowlist, &mut in_view);
         }

@@ -404,3 +404,20 @@ fn oversized_text_is_a_finding() {
     let f = scanner().scan_text(&big);
     assert_eq!(f[0].rule_id, "limit.oversized-text");
 }
+
+#[test]
+fn scanner_is_shareable_across_tasks() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    assert_send_sync(&scanner());
+}
+
+#[test]
+fn a_flood_of_trigger_words_is_bounded_and_reported() {
+    let text = "mode ".repeat(20_000);
+    let found = scanner().scan_text(&text);
+    assert!(
+        found.iter().any(|f| f.rule_id == "limit.trigger-flood"),
+        "{:?}",
+        found.last()
+    );
+}
