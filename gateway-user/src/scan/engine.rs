@@ -51,7 +51,9 @@ const MARKUP_STARTS: [u8; 3] = [b'<', b'{', b'['];
 
 #[derive(Debug)]
 enum Long {
-    Packed(packed::Searcher),
+    /// Slim Teddy searchers over consecutive groups of patterns, each with
+    /// the index of its first pattern.
+    Packed(Vec<(packed::Searcher, usize)>),
     Automaton(AhoCorasick),
 }
 
@@ -64,6 +66,12 @@ pub(crate) struct Engine {
     short: Option<AhoCorasick>,
     short_owners: Vec<Vec<Owner>>,
 }
+
+/// Patterns per Teddy searcher: slim Teddy (8 buckets) stays fast to
+/// about two dozen; more groups cost one more SIMD pass each.
+const TEDDY_GROUP: usize = 22;
+/// Beyond this many groups one automaton pass is cheaper.
+const MAX_TEDDY_GROUPS: usize = 4;
 
 /// Hard cap on hits one text can produce (bounded work and output).
 pub(crate) const MAX_HITS: usize = 256;
@@ -118,16 +126,22 @@ impl Engine {
             });
         let (long_pats, long_owners) = patterns(&long_entries);
         let (short_pats, short_owners) = patterns(&short_entries);
-        let packed = packed::Config::new()
-            .match_kind(packed::MatchKind::LeftmostLongest)
-            .heuristic_pattern_limits(false)
-            .builder()
-            .extend(&long_pats)
-            .build();
+        let packed: Option<Vec<(packed::Searcher, usize)>> = long_pats
+            .chunks(TEDDY_GROUP)
+            .enumerate()
+            .map(|(i, group)| {
+                packed::Config::new()
+                    .match_kind(packed::MatchKind::LeftmostLongest)
+                    .builder()
+                    .extend(group)
+                    .build()
+                    .map(|searcher| (searcher, i * TEDDY_GROUP))
+            })
+            .collect();
         let long = match packed {
-            Some(searcher) => Long::Packed(searcher),
+            Some(searchers) if searchers.len() <= MAX_TEDDY_GROUPS => Long::Packed(searchers),
             // More patterns than Teddy takes: a DFA, slower but complete.
-            None => Long::Automaton(
+            _ => Long::Automaton(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostLongest)
                     .build(&long_pats)
@@ -186,17 +200,19 @@ impl Engine {
         let mut triggers = Triggers::default();
         let mut budget = MAX_CONFIRMS;
         match &self.long {
-            Long::Packed(searcher) => {
-                for m in searcher.find_iter(lower) {
-                    let owners = self.long_owners.get(m.pattern().as_usize());
-                    self.handle(
-                        owners,
-                        lower,
-                        (m.start(), m.end()),
-                        out,
-                        &mut triggers,
-                        &mut budget,
-                    );
+            Long::Packed(searchers) => {
+                for (searcher, first) in searchers {
+                    for m in searcher.find_iter(lower) {
+                        let owners = self.long_owners.get(first + m.pattern().as_usize());
+                        self.handle(
+                            owners,
+                            lower,
+                            (m.start(), m.end()),
+                            out,
+                            &mut triggers,
+                            &mut budget,
+                        );
+                    }
                 }
             }
             Long::Automaton(ac) => {
