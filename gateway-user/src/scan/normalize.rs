@@ -11,9 +11,36 @@ use unicode_normalization::{
 pub(crate) struct View {
     /// Lowercased (and for non-ASCII input, normalized) bytes; valid UTF-8.
     pub lower: Vec<u8>,
-    /// For each byte of `lower`, the original span `(start, end)` it came
-    /// from; `None` when the input was ASCII (the map is the identity).
-    map: Option<Vec<(u32, u32)>>,
+    /// Where the bytes of `lower` came from, as pieces sorted by view
+    /// offset; `None` when the input was ASCII (the map is the identity).
+    map: Option<Vec<Piece>>,
+}
+
+/// A stretch of the view starting at view byte `view`: either an ASCII run
+/// copied from original byte `orig` on (`identity`), or one normalized unit
+/// whose bytes all come from the original span `orig..orig_end`.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    view: u32,
+    orig: u32,
+    orig_end: u32,
+    identity: bool,
+}
+
+impl Piece {
+    fn span_of(&self, at: usize) -> (usize, usize) {
+        if self.identity {
+            let o = self.orig as usize + at.saturating_sub(self.view as usize);
+            (o, o + 1)
+        } else {
+            (self.orig as usize, self.orig_end as usize)
+        }
+    }
+}
+
+fn piece_at(map: &[Piece], at: usize) -> Option<&Piece> {
+    let idx = map.partition_point(|p| p.view as usize <= at);
+    idx.checked_sub(1).and_then(|i| map.get(i))
 }
 
 impl View {
@@ -34,13 +61,17 @@ impl View {
         match &self.map {
             None => (start.min(original_len), end.min(original_len)),
             Some(map) => {
-                let first = map.get(start).map_or(original_len as u32, |m| m.0);
+                let first = if start < self.lower.len() {
+                    piece_at(map, start).map_or(original_len, |p| p.span_of(start).0)
+                } else {
+                    original_len
+                };
                 let last = end
                     .checked_sub(1)
-                    .and_then(|i| map.get(i))
-                    .map_or(first, |m| m.1);
-                let (s, e) = (first as usize, (last as usize).max(first as usize));
-                (s.min(original_len), e.min(original_len))
+                    .filter(|&i| i < self.lower.len())
+                    .and_then(|i| piece_at(map, i).map(|p| p.span_of(i).1))
+                    .map_or(first, |e| e.max(first));
+                (first.min(original_len), last.min(original_len))
             }
         }
     }
@@ -119,51 +150,74 @@ pub(crate) fn fold_confusable(c: char) -> char {
 }
 
 fn normalize(text: &str) -> View {
+    let bytes = text.as_bytes();
     let mut lower = Vec::with_capacity(text.len() + text.len() / 4);
-    let mut map = Vec::with_capacity(text.len() + text.len() / 4);
-    let mut iter = text.char_indices().peekable();
+    let mut map: Vec<Piece> = Vec::new();
     let mut segment = String::new();
-    while let Some((start, c)) = iter.next() {
-        if c.is_ascii() {
-            // An ASCII char followed by a combining mark still goes the slow way.
-            let next_is_starter = iter
-                .peek()
-                .is_none_or(|&(_, n)| n.is_ascii() || canonical_combining_class(n) == 0);
-            if next_is_starter {
-                lower.push((c as u8).to_ascii_lowercase());
-                map.push((start as u32, start as u32 + 1));
-                continue;
-            }
+    let mut pos = 0;
+    while pos < bytes.len() {
+        // An ASCII run, copied in bulk (one map piece). Its last char joins
+        // the next segment when a combining mark follows it.
+        let rest = bytes.get(pos..).unwrap_or_default();
+        let run_end = rest
+            .iter()
+            .position(|&b| b >= 0x80)
+            .map_or(bytes.len(), |k| pos + k);
+        let mut ascii_end = run_end;
+        let next = text.get(run_end..).and_then(|t| t.chars().next());
+        if ascii_end > pos && next.is_some_and(|n| canonical_combining_class(n) != 0) {
+            ascii_end -= 1;
         }
-        // A segment: one starter and the non-starters that follow it.
+        if ascii_end > pos {
+            map.push(Piece {
+                view: lower.len() as u32,
+                orig: pos as u32,
+                orig_end: ascii_end as u32,
+                identity: true,
+            });
+            let run = bytes.get(pos..ascii_end).unwrap_or_default();
+            lower.extend(run.iter().map(u8::to_ascii_lowercase));
+            pos = ascii_end;
+        }
+        // A segment: one starter and the non-starters (and invisibles) after it.
+        let Some(tail) = text.get(pos..) else { break };
+        let mut chars = tail.char_indices().peekable();
+        let Some((_, c)) = chars.next() else { break };
         segment.clear();
-        let mut end = start + c.len_utf8();
+        let mut end = pos + c.len_utf8();
         if !is_invisible(c) {
             segment.push(c);
         }
-        while let Some(&(i, n)) = iter.peek() {
+        while let Some(&(i, n)) = chars.peek() {
             if canonical_combining_class(n) == 0 && !is_invisible(n) {
                 break;
             }
-            iter.next();
-            end = i + n.len_utf8();
+            chars.next();
+            end = pos + i + n.len_utf8();
             if !is_invisible(n) {
                 segment.push(n);
             }
         }
-        let span = (start as u32, end as u32);
+        let view_start = lower.len();
         let mut emit = |ch: char| {
             let ch = fold_confusable(ch).to_ascii_lowercase();
             let mut buf = [0u8; 4];
-            let encoded = ch.encode_utf8(&mut buf);
-            lower.extend_from_slice(encoded.as_bytes());
-            map.extend(std::iter::repeat_n(span, encoded.len()));
+            lower.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
         };
         if is_nfkc_quick(segment.chars()) == IsNormalized::Yes {
             segment.chars().for_each(&mut emit);
         } else {
             segment.chars().nfkc().for_each(&mut emit);
         }
+        if lower.len() > view_start {
+            map.push(Piece {
+                view: view_start as u32,
+                orig: pos as u32,
+                orig_end: end as u32,
+                identity: false,
+            });
+        }
+        pos = end;
     }
     View {
         lower,

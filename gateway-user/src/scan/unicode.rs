@@ -67,77 +67,80 @@ pub(crate) fn may_contain_invisible(bytes: &[u8]) -> bool {
         || memchr::memmem::find(bytes, &[0xF0, 0x9D, 0x85]).is_some()
 }
 
-/// Scans `text` (the original) for invisible-character abuse.
+fn is_flag_letter(c: char) -> bool {
+    ('\u{E0030}'..='\u{E0039}').contains(&c) || ('\u{E0061}'..='\u{E007A}').contains(&c)
+}
+
+/// Scans `text` (the original) for invisible-character abuse, in one
+/// streaming pass (no per-char buffer).
 pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let has_rtl = chars.iter().any(|&(_, c)| is_rtl_letter(c));
-    let end_of = |i: usize| {
-        chars
-            .get(i)
-            .map_or(text.len(), |&(at, c)| at + c.len_utf8())
-    };
+    let mut it = text.char_indices().peekable();
+    let mut prev: Option<char> = None;
+    let mut has_rtl: Option<bool> = None;
     let mut scattered = 0usize;
     let mut scattered_span: Option<(usize, usize)> = None;
-    let mut i = 0;
-    while let Some(&(at, c)) = chars.get(i) {
-        let prev = i.checked_sub(1).and_then(|p| chars.get(p)).map(|&(_, p)| p);
+    while let Some((at, c)) = it.next() {
         if is_tag(c) {
-            let run_start = i;
-            while chars.get(i).is_some_and(|&(_, c)| is_tag(c)) {
-                i += 1;
+            let (mut count, mut last, mut end, mut letters) = (1usize, c, at + c.len_utf8(), true);
+            while let Some(&(i, n)) = it.peek() {
+                if !is_tag(n) {
+                    break;
+                }
+                it.next();
+                letters &= is_flag_letter(last);
+                (count, last, end) = (count + 1, n, i + n.len_utf8());
             }
-            let run = chars.get(run_start..i).unwrap_or_default();
             let is_flag = prev == Some('\u{1F3F4}')
-                && (3..=13).contains(&run.len())
-                && run.last().is_some_and(|&(_, c)| c == '\u{E007F}')
-                && run.iter().rev().skip(1).all(|&(_, c)| {
-                    ('\u{E0030}'..='\u{E0039}').contains(&c)
-                        || ('\u{E0061}'..='\u{E007A}').contains(&c)
-                });
+                && (3..=13).contains(&count)
+                && last == '\u{E007F}'
+                && letters;
             if !is_flag {
-                push(
-                    out,
-                    "unicode.tag-characters",
-                    Severity::Critical,
-                    at,
-                    end_of(i - 1),
-                );
+                push(out, "unicode.tag-characters", Severity::Critical, at, end);
             }
+            prev = Some(last);
             continue;
         }
         if is_variation_selector(c) {
-            let run_start = i;
-            while chars.get(i).is_some_and(|&(_, c)| is_variation_selector(c)) {
-                i += 1;
-            }
             let orphan = prev.is_none_or(|p| p.is_whitespace() || is_zero_width(p));
-            if i - run_start >= 2 || (orphan && i - run_start >= 1 && c as u32 >= 0xE0100) {
+            let (mut count, mut last, mut end) = (1usize, c, at + c.len_utf8());
+            while let Some(&(i, n)) = it.peek() {
+                if !is_variation_selector(n) {
+                    break;
+                }
+                it.next();
+                (count, last, end) = (count + 1, n, i + n.len_utf8());
+            }
+            if count >= 2 || (orphan && c as u32 >= 0xE0100) {
                 push(
                     out,
                     "unicode.variation-selector-run",
                     Severity::High,
                     at,
-                    end_of(i - 1),
+                    end,
                 );
             }
+            prev = Some(last);
             continue;
         }
         if is_bidi_control(c) {
-            if !has_rtl {
-                push(out, "unicode.bidi-control", Severity::High, at, end_of(i));
+            let rtl = *has_rtl.get_or_insert_with(|| text.chars().any(is_rtl_letter));
+            if !rtl {
+                push(
+                    out,
+                    "unicode.bidi-control",
+                    Severity::High,
+                    at,
+                    at + c.len_utf8(),
+                );
             }
-            i += 1;
+            prev = Some(c);
             continue;
         }
         if is_zero_width(c) {
-            let run_start = i;
-            let mut suspicious = 0usize;
-            while let Some(&(_, z)) = chars.get(i) {
-                if !is_zero_width(z) {
-                    break;
-                }
-                let before = i.checked_sub(1).and_then(|p| chars.get(p)).map(|&(_, p)| p);
-                let after = chars.get(i + 1).map(|&(_, a)| a);
+            let mut before = prev;
+            let (mut z, mut suspicious, mut run_end) = (c, 0usize, at);
+            loop {
+                let after = it.peek().map(|&(_, a)| a);
                 let joiner = matches!(z, '\u{200C}' | '\u{200D}');
                 let legit = joiner
                     && (before.is_some_and(|b| uses_joiners(b) || is_emoji_like(b))
@@ -151,9 +154,17 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
                 if !legit {
                     suspicious += 1;
                 }
-                i += 1;
+                before = Some(z);
+                match it.peek() {
+                    Some(&(j, n)) if is_zero_width(n) => {
+                        it.next();
+                        run_end = j;
+                        z = n;
+                    }
+                    _ => break,
+                }
             }
-            let run_end = end_of(i - 1);
+            let run_end = run_end + z.len_utf8();
             if suspicious >= RUN_LIMIT {
                 push(out, "unicode.zero-width-run", Severity::High, at, run_end);
             } else if suspicious > 0 {
@@ -161,10 +172,10 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Finding>) {
                 let span = scattered_span.get_or_insert((at, run_end));
                 span.1 = run_end;
             }
-            let _ = run_start;
+            prev = before;
             continue;
         }
-        i += 1;
+        prev = Some(c);
     }
     if scattered >= DENSITY_LIMIT
         && let Some((s, e)) = scattered_span
