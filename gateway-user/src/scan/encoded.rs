@@ -110,11 +110,23 @@ fn block_classes(bytes: &[u8], at: usize) -> u8 {
 pub(crate) fn find(text: &str) -> Vec<Blob> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() && out.len() < MAX_BLOBS {
+    let mut resume = 0;
+    for (k, block) in bytes.chunks_exact(STRIDE).enumerate() {
+        if out.len() >= MAX_BLOBS {
+            break;
+        }
+        // Cheap, vectorized screens: base64 blocks have no whitespace and
+        // Morse blocks no byte with bit 6 set (letters).
+        let whitespace = block
+            .iter()
+            .fold(false, |acc, &b| acc | (b == b' ') | (b == b'\n'));
+        let bits = block.iter().fold(0u8, |acc, &b| acc | b);
+        let i = k * STRIDE;
+        if (whitespace && bits & 0x40 != 0) || i < resume {
+            continue;
+        }
         let classes = block_classes(bytes, i);
         if classes == 0 {
-            i += STRIDE;
             continue;
         }
         let morse = classes & B64_BIT == 0;
@@ -127,13 +139,13 @@ pub(crate) fn find(text: &str) -> Vec<Blob> {
         while bytes.get(end).is_some_and(&member) {
             end += 1;
         }
+        resume = end;
         if end - start >= MIN_BLOB
             && let Some(run) = text.get(start..end)
             && let Some(blob) = decode_run(run, start, morse)
         {
             out.push(blob);
         }
-        i = end.max(i + 1).next_multiple_of(STRIDE);
     }
     if !bytes.is_ascii() {
         braille(text, &mut out);
