@@ -19,6 +19,7 @@ mod mcp;
 mod normalize;
 mod policy;
 mod rules;
+mod spelled;
 #[cfg(test)]
 mod tests;
 mod unicode;
@@ -277,11 +278,11 @@ impl Scanner {
         if depth < MAX_DECODE_DEPTH {
             let mut blobs = encoded::find(text);
             if triggers.nato {
-                blobs.extend(encoded::nato(text));
+                blobs.extend(spelled::nato(text));
             }
             for blob in blobs {
                 let hostile = if blob.encoding == encoded::Encoding::Nato {
-                    encoded::spaceless_hostile(&blob.plain)
+                    spelled::spaceless_hostile(&blob.plain)
                 } else {
                     let inner = self.scan_depth(&blob.plain, depth + 1);
                     inner.iter().any(|f| engine::decoded_is_hostile(f.family))
