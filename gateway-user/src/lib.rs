@@ -16,3 +16,4 @@ pub mod policy;
 pub mod proxy;
 pub mod upstream;
 pub mod validate;
+pub mod scan;

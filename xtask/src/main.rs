@@ -4,6 +4,7 @@
 //! machine needs nothing installed by hand beyond rustup and a C compiler.
 
 mod e2e;
+mod scan;
 mod setup;
 
 use std::{
@@ -46,9 +47,17 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Quality evaluations: `scan` (injection corpus detection/FP rates).
+    Eval {
+        /// Which evaluation: `scan`.
+        which: String,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks.
     Bench {
-        /// Which benchmark: `xdp` or `proxy`.
+        /// Which benchmark: `xdp`, `proxy` or `scan`.
         which: String,
         /// Print machine-readable JSON.
         #[arg(long)]
@@ -64,6 +73,8 @@ fn main() -> Result<()> {
         Cmd::Build { release } => build(&root, release),
         Cmd::Run { args } => run(&root, &args),
         Cmd::Test { args } => test(&root, &args),
+        Cmd::Eval { which, json } => scan::eval(&root, &which, json),
+        Cmd::Bench { which, json } if which == "scan" => scan::bench(&root, json),
         Cmd::Bench { which, json } => bench(&root, &which, json),
     }
 }
@@ -233,7 +244,7 @@ fn bench(root: &Path, which: &str, json: bool) -> Result<()> {
     let bin = match which {
         "xdp" => "bench-xdp",
         "proxy" => "bench-proxy",
-        other => bail!("unknown benchmark `{other}` (available: xdp, proxy)"),
+        other => bail!("unknown benchmark `{other}` (available: xdp, proxy, scan)"),
     };
     let object = build_ebpf(root)?;
     if which == "xdp" {

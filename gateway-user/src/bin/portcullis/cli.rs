@@ -29,6 +29,29 @@ pub enum Command {
     Keys(crate::keys::KeysArgs),
     /// The embedded token issuer.
     Token(crate::token::TokenArgs),
+    /// Scan a tool result, JSON-RPC message or plain text for prompt
+    /// injection (exit 0 clean, 1 findings, 2 error).
+    Scan(ScanArgs),
+}
+
+/// `portcullis scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// File to scan; `-` or nothing reads standard input.
+    pub file: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Treat the input as the result of this MCP method (tools/call,
+    /// tools/list, resources/read, prompts/get) instead of guessing.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// An extra rules file (same format as the built-in rules).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// A host images may load from (repeatable); others are flagged.
+    #[arg(long = "allow-image-host")]
+    pub allow_image_host: Vec<String>,
 }
 
 /// `portcullis run`.

@@ -6,6 +6,7 @@ mod keys;
 mod run;
 mod token;
 mod tools;
+mod scan;
 
 use clap::Parser;
 
@@ -13,6 +14,7 @@ fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.log_json);
     let result = match cli.command {
+        cli::Command::Scan(args) => return scan_exit(scan::scan(args)),
         cli::Command::Run(args) => run::run(args),
         cli::Command::Ctl(args) => ctl::ctl(args),
         cli::Command::Tools(args) => tools::tools(args),
@@ -24,6 +26,18 @@ fn main() -> std::process::ExitCode {
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `portcullis scan` exit codes: 0 clean, 1 findings, 2 error.
+fn scan_exit(result: anyhow::Result<bool>) -> std::process::ExitCode {
+    match result {
+        Ok(false) => std::process::ExitCode::SUCCESS,
+        Ok(true) => std::process::ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::from(2)
         }
     }
 }

