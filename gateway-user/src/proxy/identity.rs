@@ -98,6 +98,19 @@ fn with_challenge(
     Box::new(response)
 }
 
+/// The status and challenge refusing `error`: 400 `invalid_request` for a
+/// malformed request (token in the query, two headers, a broken Bearer
+/// value), else 401, with `invalid_token` when a credential was presented
+/// (another scheme such as Basic included).
+fn refusal(error: &AuthError, meta: &str, scopes: &[&str]) -> (u16, String) {
+    if error.is_invalid_request() {
+        (400, www_authenticate_invalid_request(meta))
+    } else {
+        let presented = error.token_presented();
+        (401, www_authenticate_unauthorized(meta, scopes, presented))
+    }
+}
+
 impl Identity {
     /// Builds the stage. The embedded issuer (no `jwks_file`/`jwks_url`)
     /// keeps its key in `state_dir`, created on first start.
@@ -242,12 +255,13 @@ impl Identity {
             }
             Err(error) => {
                 tracing::warn!(authn.error = %error, "malformed credential");
-                let response =
-                    respond::rpc_error(&RpcError::new(ErrorCode::Denied, 400, error.to_string()));
-                return Err(with_challenge(
-                    response,
-                    www_authenticate_invalid_request(&meta),
+                let (status, challenge) = refusal(&AuthError::from(error.clone()), &meta, &scopes);
+                let response = respond::rpc_error(&RpcError::new(
+                    ErrorCode::Denied,
+                    status,
+                    error.to_string(),
                 ));
+                return Err(with_challenge(response, challenge));
             }
         };
         let now = now_secs();
@@ -303,17 +317,12 @@ impl Identity {
             Ok(principal) => Ok(Arc::new(principal)),
             Err(error) => {
                 tracing::warn!(authn.error = error.code(), "authentication failed");
-                let status = if error.is_invalid_request() { 400 } else { 401 };
+                let (status, challenge) = refusal(&error, &meta, &scopes);
                 let response = respond::rpc_error(&RpcError::new(
                     ErrorCode::Denied,
                     status,
                     "invalid credential",
                 ));
-                let challenge = if error.is_invalid_request() {
-                    www_authenticate_invalid_request(&meta)
-                } else {
-                    www_authenticate_unauthorized(&meta, &scopes, error.token_presented())
-                };
                 Err(with_challenge(response, challenge))
             }
         }
@@ -354,6 +363,35 @@ impl Identity {
                     www_authenticate_insufficient_scope(&self.metadata_url_for(path), &required),
                 ))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_400_only_for_malformed_requests() {
+        let meta = "https://gw.example.test/.well-known/oauth-protected-resource/mcp/a";
+        let extract = |e| refusal(&AuthError::Extract(e), meta, &[]);
+        let (status, challenge) = extract(ExtractError::UnsupportedScheme);
+        assert_eq!(status, 401, "Basic and other schemes are unauthenticated");
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+        let (status, challenge) = extract(ExtractError::Missing);
+        assert_eq!(status, 401);
+        assert!(!challenge.contains("error="), "{challenge}");
+        for malformed in [
+            ExtractError::Malformed,
+            ExtractError::Duplicate,
+            ExtractError::TokenInQuery,
+        ] {
+            let (status, challenge) = extract(malformed);
+            assert_eq!(status, 400);
+            assert!(
+                challenge.contains("error=\"invalid_request\""),
+                "{challenge}"
+            );
         }
     }
 }
