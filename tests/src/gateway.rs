@@ -81,13 +81,26 @@ impl GatewayProcess {
     /// as `[auth]` or `[policy…]`) appended; without a `[policy` section
     /// the test policy (role `tester` may use everything) is added.
     pub fn start_with(upstreams: &[(&str, String)], extra: &str, sections: &str) -> Self {
+        Self::start_in(None, upstreams, extra, sections)
+    }
+
+    /// [`GatewayProcess::start_with`] on the state directory `state_dir`
+    /// (which the caller owns and removes) instead of a fresh one inside
+    /// the gateway's temp dir: for tests where a second gateway must see
+    /// what a first one stored (tool pins, API keys).
+    pub fn start_in(
+        state_dir: Option<&Path>,
+        upstreams: &[(&str, String)],
+        extra: &str,
+        sections: &str,
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "portcullis-gw-{}-{}",
             std::process::id(),
             crate::e2e::free_port()
         ));
         std::fs::create_dir_all(&dir).expect("creating the gateway's temp dir");
-        let state_dir = dir.join("state");
+        let state_dir = state_dir.map_or_else(|| dir.join("state"), Path::to_path_buf);
         let cert = dir.join("dev-cert.pem");
         let config_path = dir.join("gateway.toml");
         let (guard, port) = start_on_free_port("portcullis", |port| {

@@ -5,6 +5,7 @@
 pub mod e2e;
 pub mod frames;
 pub mod gateway;
+pub mod idp;
 pub mod netlab;
 
 use std::path::PathBuf;
