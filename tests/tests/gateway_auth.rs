@@ -333,6 +333,22 @@ fn jwt_cases(trusted: &TestKey, attacker: &TestKey, embedded_token: &str) -> Vec
             Refusal::InvalidToken,
         ),
         case(
+            "a critical header extension",
+            b(&trusted.sign_with_header(
+                &json!({"alg": "EdDSA", "typ": "JWT", "kid": trusted.kid, "crit": ["exp"]}),
+                &good,
+            )),
+            Refusal::InvalidToken,
+        ),
+        case(
+            "not a JWT type (an ID-token-like JOSE object)",
+            b(&trusted.sign_with_header(
+                &json!({"alg": "EdDSA", "typ": "dpop+jwt", "kid": trusted.kid}),
+                &good,
+            )),
+            Refusal::InvalidToken,
+        ),
+        case(
             "trusted kid, signed by an attacker key embedded as `jwk`",
             b(&attacker.sign_with_header(&embedded_jwk_header, &good)),
             Refusal::InvalidToken,
@@ -585,6 +601,21 @@ async fn api_keys_and_embedded_tokens_authenticate_and_dead_keys_do_not() {
     let (short_id, short_old) = create_key(&state, "agent-short", "tester");
     let (long_id, long_old) = create_key(&state, "agent-long", "tester");
     let long_new = rotate_key(&state, &long_id, "1h");
+    let out = portcullis_cli(&[
+        "keys",
+        "create",
+        "--state-dir",
+        state.to_str().expect("UTF-8 path"),
+        "--label",
+        "agent-expiring",
+        "--role",
+        "tester",
+        "--ttl",
+        "1s",
+        "--json",
+    ]);
+    let expiring: Value = serde_json::from_str(out.trim()).expect("keys create --json");
+    let expiring = expiring["key"].as_str().expect("a key").to_owned();
     wait_for_key_reload();
 
     let (client, upstream, meta) = (&client, &upstream, &meta);
@@ -655,6 +686,7 @@ async fn api_keys_and_embedded_tokens_authenticate_and_dead_keys_do_not() {
     std::thread::sleep(Duration::from_millis(2500));
     refused("revoked API key", revoked).await;
     refused("old API key after its rotation grace", short_old).await;
+    refused("API key past its ttl", expiring).await;
     accepted("the rotated key's replacement", short_new).await;
     accepted("other keys are unaffected", live.clone()).await;
 
@@ -740,6 +772,47 @@ async fn a_session_belongs_to_the_principal_that_opened_it() {
                 )
                 .await;
             assert_eq!(delete.status, 404, "{what}: DELETE");
+            assert_eq!(
+                upstream.requests_seen(),
+                seen,
+                "{what}: reached the upstream"
+            );
+        }
+        // A session id is not a credential: without one, or with a forged
+        // one, the owner's session id gets nothing.
+        let mut forged = claims(ISSUER, RESOURCE, "alice", &["tester"]);
+        forged["exp"] = json!(now() - 3600);
+        for (what, authorization, refusal) in [
+            ("no credential", None, Refusal::Missing),
+            (
+                "an expired token of the owner",
+                Some(bearer(&key.sign(&forged))),
+                Refusal::InvalidToken,
+            ),
+            (
+                "the owner's subject signed by another key",
+                Some(bearer(&TestKey::generate("key-a").sign(&claims(
+                    ISSUER,
+                    RESOURCE,
+                    "alice",
+                    &["tester"],
+                )))),
+                Refusal::InvalidToken,
+            ),
+        ] {
+            let seen = upstream.requests_seen();
+            let mut headers = vec![
+                ("mcp-session-id", session.as_str()),
+                ("mcp-protocol-version", PROTOCOL),
+            ];
+            if let Some(a) = &authorization {
+                headers.push(("authorization", a.as_str()));
+            }
+            let response = client
+                .send(version, mcp_post("/mcp/py", LIST, &headers))
+                .await;
+            let what = format!("session id with {what} over {version:?}");
+            assert_refused(&what, &response, refusal, &metadata_url(ORIGIN, "py"));
             assert_eq!(
                 upstream.requests_seen(),
                 seen,
