@@ -1292,3 +1292,59 @@ fn python_sdk_client_with_an_api_key() {
         "the bogus key reached the upstream"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_issuer_key_rotation_keeps_old_tokens_and_accepts_new_ones() {
+    if !require_e2e("embedded_issuer_key_rotation_keeps_old_tokens_and_accepts_new_ones") {
+        return;
+    }
+    /// Least seconds between refreshes caused by unknown `kid`s.
+    const INTERVAL_SECS: u64 = 2;
+    let upstream = PyServer::start(false);
+    let gateway = GatewayProcess::start_with(
+        &[("py", upstream.url())],
+        "",
+        &format!("\n[auth]\njwks_min_refresh_interval_secs = {INTERVAL_SECS}\n"),
+    );
+    let client = gateway.anonymous_client();
+    let accepted = |what: &'static str, authorization: String| {
+        let client = client.clone();
+        let upstream = &upstream;
+        async move {
+            let seen = upstream.requests_seen();
+            let response = client
+                .send(HttpVersion::H2, init_request("py", &[&authorization]))
+                .await;
+            assert_eq!(response.status, 200, "{what}: {:?}", response.body);
+            assert_eq!(upstream.requests_seen(), seen + 1, "{what}");
+        }
+    };
+    let kid = |token: &str| {
+        let header = token.split('.').next().expect("a header segment");
+        let header =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+                .expect("base64url header");
+        let header: Value = serde_json::from_slice(&header).expect("a JSON header");
+        header["kid"].as_str().expect("a kid").to_owned()
+    };
+    let unused_old = issue(&gateway, "tester-2", "tester");
+    accepted("a token of the first key", gateway.bearer()).await;
+
+    portcullis_cli(&[
+        "token",
+        "rotate-key",
+        "--state-dir",
+        gateway.state_dir.to_str().expect("UTF-8 path"),
+    ]);
+    let new = issue(&gateway, "tester-3", "tester");
+    assert_ne!(
+        kid(new.trim_start_matches("Bearer ")),
+        kid(&gateway.token),
+        "rotate-key made a new signing key"
+    );
+    // Past the refresh interval: the new kid makes the gateway re-read the
+    // issuer's keys, which still publish the retired one.
+    std::thread::sleep(Duration::from_millis(INTERVAL_SECS * 1000 + 500));
+    accepted("a token of the new key", new).await;
+    accepted("an unused token of the retired key", unused_old).await;
+}
