@@ -14,6 +14,6 @@ pub mod mcp;
 pub mod pin;
 pub mod policy;
 pub mod proxy;
+pub mod scan;
 pub mod upstream;
 pub mod validate;
-pub mod scan;

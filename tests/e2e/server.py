@@ -27,6 +27,7 @@ reached it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections import Counter
 
@@ -102,9 +103,12 @@ def build(poison: bool) -> MCPServer:
         return taint(str(a + b))
 
     @mcp.tool(description="Counts to `steps`, reporting progress after each step.")
-    async def slow_count(steps: int, ctx: Context) -> str:
+    async def slow_count(steps: int, ctx: Context, delay_ms: int = 0) -> str:
         steps = max(1, min(steps, 20))
+        delay = max(0, min(delay_ms, 2000)) / 1000
         for i in range(1, steps + 1):
+            if delay:
+                await asyncio.sleep(delay)
             await ctx.report_progress(i, steps, f"step {i}/{steps}")
         return taint(f"counted to {steps}")
 

@@ -51,6 +51,12 @@ pub struct GatewayConfig {
     pub dev_anonymous_roles: Option<Vec<String>>,
     /// Bounds on JSON Schema validation of tool arguments and results.
     pub validation: ValidationLimits,
+    /// An operator rules file for the injection scanner, added to the
+    /// built-in rules (same format as `gateway-user/rules/builtin.toml`).
+    pub scan_rules: Option<PathBuf>,
+    /// Hosts that markdown images in tool output may load from; images
+    /// elsewhere are findings.
+    pub scan_image_hosts: Vec<String>,
 }
 
 impl Default for GatewayConfig {
@@ -72,6 +78,8 @@ impl Default for GatewayConfig {
             state_dir: Some(PathBuf::from("/var/lib/portcullis")),
             dev_anonymous_roles: None,
             validation: ValidationLimits::default(),
+            scan_rules: None,
+            scan_image_hosts: Vec::new(),
         }
     }
 }
@@ -113,6 +121,11 @@ pub struct UpstreamConfig {
     /// until approved; `warn`: they pass, and the change is recorded.
     #[serde(default)]
     pub pin_mode: PinMode,
+    /// What the injection scanner does per finding severity (`block`,
+    /// `redact` or `flag`); default: flag low, redact medium, block high
+    /// and critical.
+    #[serde(default)]
+    pub scan: crate::scan::ScanPolicy,
 }
 
 fn default_connect_ms() -> u64 {

@@ -5,6 +5,7 @@
 //! the CallToolResult shape and `outputSchema` before they reach the client.
 
 use std::{
+    collections::{HashMap, HashSet},
     path::PathBuf,
     sync::{Arc, Mutex},
 };
@@ -16,6 +17,7 @@ use crate::{
     mcp::{ErrorCode, Message, MessageKind, RequestId, RpcError},
     pin::{PinError, PinMode, PinStore},
     policy::Policy,
+    scan::{ScanPolicy, ScanVerdict, Scanner, VerdictAction},
     validate::{SchemaCache, ValidationLimits},
 };
 
@@ -60,13 +62,80 @@ impl Exchange {
     }
 }
 
-/// Pins and schemas for every upstream.
+type ListFilter =
+    fn(&Policy, &Principal, &str, &mut Value) -> Result<usize, crate::policy::FilterError>;
+
+/// What scanning did to a message.
+enum ScanOutcome {
+    Unchanged,
+    Rewritten,
+    Replace(Value),
+}
+
+/// A JSON id back as a request id (for error answers).
+fn request_id(id: &Value) -> Option<RequestId> {
+    match id {
+        Value::String(s) => Some(RequestId::String(s.clone())),
+        Value::Number(n) => n.as_i64().map(RequestId::Number),
+        _ => None,
+    }
+}
+
+/// Pins, schemas, list filters and the scanner, for every upstream.
 #[derive(Debug)]
 pub struct ContentStages {
     pins: Mutex<PinStore>,
     pin_file: Option<PathBuf>,
     schemas: SchemaCache,
     policy: Option<Arc<Policy>>,
+    scanner: Arc<Scanner>,
+    scan_policies: HashMap<String, ScanPolicy>,
+    /// Tools whose definitions the scanner blocked (tool poisoning): not
+    /// listed, not callable.
+    poisoned: Mutex<HashSet<(String, String)>>,
+}
+
+/// The content-stage settings for one upstream.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamContent {
+    /// The route name.
+    pub name: String,
+    /// Pinning mode.
+    pub pin_mode: PinMode,
+    /// Scanner actions by severity.
+    pub scan: ScanPolicy,
+}
+
+fn log_findings(upstream: &str, what: &str, verdict: &ScanVerdict) {
+    if verdict.findings.is_empty() {
+        return;
+    }
+    // Rule ids and JSON pointers only: never the matched text.
+    let rules: Vec<&str> = verdict
+        .findings
+        .iter()
+        .map(|(_, f)| f.rule_id.as_str())
+        .collect();
+    let pointers: Vec<&str> = verdict.findings.iter().map(|(p, _)| p.as_str()).collect();
+    tracing::warn!(
+        mcp.upstream = upstream,
+        scan.target = what,
+        scan.action = ?verdict.action,
+        scan.rules = ?rules,
+        scan.pointers = ?pointers,
+        "prompt-injection findings"
+    );
+}
+
+fn blocked_rules(verdict: &ScanVerdict) -> String {
+    let mut rules: Vec<&str> = verdict
+        .findings
+        .iter()
+        .map(|(_, f)| f.rule_id.as_str())
+        .collect();
+    rules.sort_unstable();
+    rules.dedup();
+    rules.join(", ")
 }
 
 fn now_secs() -> u64 {
@@ -81,23 +150,42 @@ impl ContentStages {
     /// one) and `modes` per upstream.
     pub fn new(
         pin_file: Option<PathBuf>,
-        modes: &[(String, PinMode)],
+        upstreams: &[UpstreamContent],
         limits: ValidationLimits,
         policy: Option<Arc<Policy>>,
+        scanner: Arc<Scanner>,
     ) -> Result<Self, PinError> {
         let mut pins = match &pin_file {
             Some(path) => PinStore::load_or_new(path)?,
             None => PinStore::new(),
         };
-        for (upstream, mode) in modes {
-            pins.set_mode(upstream, *mode);
+        for upstream in upstreams {
+            pins.set_mode(&upstream.name, upstream.pin_mode);
         }
         Ok(Self {
             pins: Mutex::new(pins),
             pin_file,
             schemas: SchemaCache::new(limits),
             policy,
+            scanner,
+            scan_policies: upstreams.iter().map(|u| (u.name.clone(), u.scan)).collect(),
+            poisoned: Mutex::new(HashSet::new()),
         })
+    }
+
+    fn scan_policy(&self, upstream: &str) -> ScanPolicy {
+        self.scan_policies
+            .get(upstream)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn is_poisoned(&self, upstream: &str, tool: &str) -> bool {
+        self.poisoned
+            .lock()
+            .map(|p| p.contains(&(upstream.to_owned(), tool.to_owned())))
+            // Fail secure: an unreadable set refuses.
+            .unwrap_or(true)
     }
 
     /// Checks a client request before it is forwarded.
@@ -115,6 +203,19 @@ impl ContentStages {
             )
             .with_id(id));
         };
+        if self.is_poisoned(upstream, tool) {
+            tracing::warn!(
+                mcp.upstream = upstream,
+                mcp.tool = tool,
+                "tools/call denied: the tool's definition was blocked by the scanner"
+            );
+            return Err(RpcError::new(
+                ErrorCode::Denied,
+                200,
+                "denied by policy: this tool's definition was blocked by content policy",
+            )
+            .with_id(id));
+        }
         let pins = self.pins.lock().map_err(|_| {
             RpcError::new(ErrorCode::Internal, 500, "pin store unavailable").with_id(id.clone())
         })?;
@@ -146,44 +247,186 @@ impl ContentStages {
             })
     }
 
-    /// Inspects one upstream message answering `exchange`; returns the
-    /// replacement, or `None` to pass it unchanged.
+    /// Inspects one upstream message (an answer to `exchange`, or a
+    /// notification or request of the upstream's own); returns the
+    /// replacement, or `None` to pass it unchanged byte for byte. `Err`
+    /// refuses it.
     pub fn inspect(
         &self,
         upstream: &str,
         exchange: &Exchange,
-        message: &Value,
+        message: Value,
     ) -> Result<Option<Value>, String> {
         let answers = exchange
             .id
             .as_ref()
             .is_some_and(|id| message.get("id") == Some(&id.to_json()));
-        if !answers || message.get("result").is_none() {
-            return Ok(None);
+        if answers && message.get("result").is_some() {
+            return self.inspect_answer(upstream, exchange, message);
         }
-        let method = exchange.method.as_deref();
-        let mut rewritten = match method {
-            Some("tools/list") => Some(self.tools_list(upstream, message)?),
-            Some("tools/call") => return Ok(self.tools_call_result(upstream, exchange, message)),
-            _ => None,
-        };
+        if message.get("method").is_some() {
+            return self.inspect_upstream_initiated(upstream, message);
+        }
+        Ok(None)
+    }
+
+    fn inspect_answer(
+        &self,
+        upstream: &str,
+        exchange: &Exchange,
+        message: Value,
+    ) -> Result<Option<Value>, String> {
+        let method = exchange.method.as_deref().unwrap_or("");
+        let mut changed = None;
+        match method {
+            "tools/list" => changed = Some(self.tools_list(upstream, &message)?),
+            "tools/call" => {
+                if let Some(withheld) = self.tools_call_result(upstream, exchange, &message) {
+                    return Ok(Some(withheld));
+                }
+            }
+            _ => {}
+        }
         if let (Some(policy), Some(principal)) = (&self.policy, &exchange.principal) {
             let filter = match method {
-                Some("tools/list") => Policy::filter_tools_list,
-                Some("resources/list") => Policy::filter_resources_list,
-                Some("resources/templates/list") => Policy::filter_resource_templates_list,
-                Some("prompts/list") => Policy::filter_prompts_list,
-                _ => return Ok(rewritten),
+                "tools/list" => Some(Policy::filter_tools_list as ListFilter),
+                "resources/list" => Some(Policy::filter_resources_list as ListFilter),
+                "resources/templates/list" => {
+                    Some(Policy::filter_resource_templates_list as ListFilter)
+                }
+                "prompts/list" => Some(Policy::filter_prompts_list as ListFilter),
+                _ => None,
             };
-            let mut value = rewritten.take().unwrap_or_else(|| message.clone());
-            let Some(result) = value.get_mut("result") else {
-                return Err("a list answer without a result".into());
-            };
-            // Fail secure: a list the filter cannot read is refused whole.
-            filter(policy, principal, upstream, result).map_err(|e| format!("list filter: {e}"))?;
-            rewritten = Some(value);
+            if let Some(filter) = filter {
+                let mut value = changed.take().unwrap_or_else(|| message.clone());
+                let Some(result) = value.get_mut("result") else {
+                    return Err("a list answer without a result".into());
+                };
+                // Fail secure: a list the filter cannot read is refused whole.
+                filter(policy, principal, upstream, result)
+                    .map_err(|e| format!("list filter: {e}"))?;
+                changed = Some(value);
+            }
         }
-        Ok(rewritten)
+        let was_changed_before = changed.is_some();
+        let mut value = changed.unwrap_or(message);
+        let scan = self.scan_answer(upstream, method, &mut value);
+        match scan {
+            ScanOutcome::Unchanged if !was_changed_before => Ok(None),
+            ScanOutcome::Unchanged | ScanOutcome::Rewritten => Ok(Some(value)),
+            ScanOutcome::Replace(replacement) => Ok(Some(replacement)),
+        }
+    }
+
+    /// Scans what the client's model will read in an answer.
+    fn scan_answer(&self, upstream: &str, method: &str, message: &mut Value) -> ScanOutcome {
+        let policy = self.scan_policy(upstream);
+        let id = message.get("id").cloned().unwrap_or(Value::Null);
+        let Some(result) = message.get_mut("result") else {
+            return ScanOutcome::Unchanged;
+        };
+        if method == "tools/list" {
+            return self.scan_tool_definitions(upstream, result, &policy);
+        }
+        let verdict = self.scanner.scan_mcp_result(method, result, &policy);
+        log_findings(upstream, method, &verdict);
+        match verdict.action {
+            VerdictAction::Clean | VerdictAction::Flagged => ScanOutcome::Unchanged,
+            VerdictAction::Redacted => ScanOutcome::Rewritten,
+            VerdictAction::Blocked if method == "tools/call" => {
+                let mut blocked = json!({
+                    "content": [{"type": "text", "text": format!(
+                        "portcullis blocked this tool result: it matched prompt-injection rules ({})",
+                        blocked_rules(&verdict)
+                    )}],
+                    "isError": true,
+                });
+                if result.get("resultType").is_some() {
+                    blocked["resultType"] = Value::from("complete");
+                }
+                ScanOutcome::Replace(json!({"jsonrpc": "2.0", "id": id, "result": blocked}))
+            }
+            VerdictAction::Blocked => ScanOutcome::Replace(
+                RpcError::new(
+                    ErrorCode::Denied,
+                    200,
+                    format!("blocked by content policy ({})", blocked_rules(&verdict)),
+                )
+                .with_id(request_id(&id))
+                .to_json(),
+            ),
+        }
+    }
+
+    /// Tool poisoning: each tool definition is scanned; a tool with a
+    /// finding the policy would block or redact is removed from the list
+    /// and refused if called (a description is instructions to the model,
+    /// so a redacted one is no more trustworthy than the original).
+    fn scan_tool_definitions(
+        &self,
+        upstream: &str,
+        result: &mut Value,
+        policy: &ScanPolicy,
+    ) -> ScanOutcome {
+        let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) else {
+            return ScanOutcome::Unchanged;
+        };
+        let mut outcome = ScanOutcome::Unchanged;
+        let mut blocked = Vec::new();
+        tools.retain_mut(|tool| {
+            let name = tool
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let verdict = self.scanner.scan_mcp_result("", tool, policy);
+            log_findings(upstream, "tools/list", &verdict);
+            match verdict.action {
+                VerdictAction::Blocked | VerdictAction::Redacted => {
+                    blocked.push(name);
+                    outcome = ScanOutcome::Rewritten;
+                    false
+                }
+                VerdictAction::Clean | VerdictAction::Flagged => true,
+            }
+        });
+        if !blocked.is_empty()
+            && let Ok(mut poisoned) = self.poisoned.lock()
+        {
+            for name in blocked {
+                tracing::warn!(mcp.upstream = upstream, mcp.tool = %name, "tool definition blocked (tool poisoning); tool hidden");
+                poisoned.insert((upstream.to_owned(), name));
+            }
+        }
+        outcome
+    }
+
+    /// Notifications and requests the upstream sends on its own (progress,
+    /// logging, sampling requests…) carry text a model may read too.
+    fn inspect_upstream_initiated(
+        &self,
+        upstream: &str,
+        mut message: Value,
+    ) -> Result<Option<Value>, String> {
+        let policy = self.scan_policy(upstream);
+        let method = message
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let Some(params) = message.get_mut("params") else {
+            return Ok(None);
+        };
+        let verdict = self.scanner.scan_mcp_result("", params, &policy);
+        log_findings(upstream, &method, &verdict);
+        match verdict.action {
+            VerdictAction::Clean | VerdictAction::Flagged => Ok(None),
+            VerdictAction::Redacted => Ok(Some(message)),
+            VerdictAction::Blocked => Err(format!(
+                "`{method}` from the upstream blocked by content policy ({})",
+                blocked_rules(&verdict)
+            )),
+        }
     }
 
     fn tools_list(&self, upstream: &str, message: &Value) -> Result<Value, String> {

@@ -43,8 +43,8 @@ pub fn inspect_upstream_message(
         ..BodyLimits::default()
     };
     let parsed = parse_body(data, &limits).map_err(|e| InspectError::Envelope(e.message))?;
-    let message: &Value = match &parsed {
-        Incoming::Single(message) => &message.value,
+    let message: Value = match parsed {
+        Incoming::Single(message) => message.value,
         Incoming::Batch(_) if direction == Direction::Stream => {
             return Err(InspectError::Envelope("a batch inside one event".into()));
         }

@@ -78,6 +78,9 @@ pub enum GatewayBuildError {
     /// The tool-pin state could not be loaded.
     #[error("tool pins: {0}")]
     Pins(#[from] crate::pin::PinError),
+    /// The scanner's rules could not be compiled.
+    #[error("scanner rules: {0}")]
+    Scan(crate::scan::ScanError),
     /// Authentication or policy could not be set up.
     #[error(transparent)]
     Identity(#[from] IdentityError),
@@ -157,11 +160,16 @@ impl Gateway {
                 None
             }
         };
-        let modes: Vec<_> = config
+        let upstream_content: Vec<_> = config
             .upstreams
             .iter()
-            .map(|u| (u.name.clone(), u.pin_mode))
+            .map(|u| content::UpstreamContent {
+                name: u.name.clone(),
+                pin_mode: u.pin_mode,
+                scan: u.scan,
+            })
             .collect();
+        let scanner = build_scanner(&config.gateway)?;
         if let Some(roles) = &config.gateway.dev_anonymous_roles {
             tracing::warn!(
                 ?roles,
@@ -179,9 +187,10 @@ impl Gateway {
         );
         let content = ContentStages::new(
             pin_file,
-            &modes,
+            &upstream_content,
             config.gateway.validation.clone(),
             Some(policy),
+            Arc::new(scanner),
         )?;
         Ok(Self {
             client_ca: config.auth.mtls.ca_file.clone(),
@@ -771,6 +780,21 @@ impl Gateway {
         .await;
         result.unwrap_or_else(|e: RpcError| respond::rpc_error(&e))
     }
+}
+
+/// The scanner: built-in rules, plus the operator's rules file if any.
+fn build_scanner(config: &GatewayConfig) -> Result<crate::scan::Scanner, GatewayBuildError> {
+    let mut builder =
+        crate::scan::Scanner::builder().image_allowlist(config.scan_image_hosts.clone());
+    let extra;
+    if let Some(path) = &config.scan_rules {
+        extra = std::fs::read_to_string(path).map_err(|source| GatewayBuildError::StateDir {
+            path: path.clone(),
+            source,
+        })?;
+        builder = builder.extra_rules(&path.display().to_string(), &extra);
+    }
+    builder.build().map_err(GatewayBuildError::Scan)
 }
 
 /// Creates the state directory (mode 0700) if it does not exist.

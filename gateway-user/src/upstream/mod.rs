@@ -174,6 +174,7 @@ mod tests {
             idle_stream_timeout_ms: 100,
             max_response_bytes: 1024,
             pin_mode: crate::pin::PinMode::Enforce,
+            scan: crate::scan::ScanPolicy::default(),
         }
     }
 

@@ -4,9 +4,9 @@ mod cli;
 mod ctl;
 mod keys;
 mod run;
+mod scan;
 mod token;
 mod tools;
-mod scan;
 
 use clap::Parser;
 
