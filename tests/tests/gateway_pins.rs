@@ -117,6 +117,15 @@ impl Session {
     }
 }
 
+/// Upstream `py` at `url`, with the injection scanner only flagging, so
+/// that pinning alone decides what is listed and callable here (the
+/// scanner's own blocking is tested in gateway_content.rs).
+fn pins_only_upstream(url: &str) -> String {
+    format!(
+        "\n[[upstream]]\nname = \"py\"\nurl = \"{url}\"\n[upstream.scan]\nlow = \"flag\"\nmedium = \"flag\"\nhigh = \"flag\"\ncritical = \"flag\"\n"
+    )
+}
+
 fn names(tools: &[Value]) -> Vec<&str> {
     tools.iter().filter_map(|t| t["name"].as_str()).collect()
 }
@@ -138,7 +147,12 @@ async fn a_changed_tool_is_held_back_until_an_operator_approves_it() {
     // Day one: a clean upstream; listing pins its tools.
     {
         let clean = PyServer::start(false);
-        let gateway = GatewayProcess::start_in(Some(state.path()), &[("py", clean.url())], "", "");
+        let gateway = GatewayProcess::start_in(
+            Some(state.path()),
+            &[],
+            "",
+            &pins_only_upstream(&clean.url()),
+        );
         let session = Session::open(&gateway).await;
         let tools = session.tools().await;
         assert!(names(&tools).contains(&"echo"), "{tools:?}");
@@ -165,7 +179,12 @@ async fn a_changed_tool_is_held_back_until_an_operator_approves_it() {
 
     // Day two: the same upstream name now serves a poisoned echo.
     let poisoned = PyServer::start(true);
-    let gateway = GatewayProcess::start_in(Some(state.path()), &[("py", poisoned.url())], "", "");
+    let gateway = GatewayProcess::start_in(
+        Some(state.path()),
+        &[],
+        "",
+        &pins_only_upstream(&poisoned.url()),
+    );
     let session = Session::open(&gateway).await;
     let tools = session.tools().await;
     assert!(
@@ -197,12 +216,15 @@ async fn a_changed_tool_is_held_back_until_an_operator_approves_it() {
         seen,
         "the held tool's call never reached the upstream"
     );
+    // Unchanged tools are still forwarded (the poisoned server's results
+    // may then be blocked by the content scanner; that is another stage).
+    let seen = poisoned.requests_seen();
     let added = session.call(4, "add", json!({"a": 2, "b": 3})).await;
-    assert!(
-        added["result"]["content"][0]["text"]
-            .as_str()
-            .is_some_and(|t| t.starts_with('5')),
-        "unchanged tools keep working: {added}"
+    assert!(added.get("result").is_some(), "add is callable: {added}");
+    assert_eq!(
+        poisoned.requests_seen(),
+        seen + 1,
+        "add reached the upstream"
     );
 
     // The operator sees what changed, field by field.
