@@ -121,6 +121,10 @@ pub struct UpstreamConfig {
     /// until approved; `warn`: they pass, and the change is recorded.
     #[serde(default)]
     pub pin_mode: PinMode,
+    /// The `aud` tokens for this route must carry (RFC 8707), instead of
+    /// `auth.resource`; also the `resource` of its metadata document.
+    #[serde(default)]
+    pub audience: Option<String>,
     /// What the injection scanner does per finding severity (`block`,
     /// `redact` or `flag`); default: flag low, redact medium, block high
     /// and critical.
@@ -244,6 +248,11 @@ pub(crate) fn validate(
             if v == 0 {
                 return Err((field(f), "must be at least 1".to_owned()));
             }
+        }
+        if let Some(audience) = &upstream.audience
+            && (!audience.starts_with("https://") || audience.len() <= "https://".len())
+        {
+            return Err((field("audience"), "must be an https:// URI".to_owned()));
         }
         if upstream.max_response_bytes == 0 {
             return Err((field("max_response_bytes"), "must be at least 1".to_owned()));

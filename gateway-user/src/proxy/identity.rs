@@ -68,6 +68,9 @@ pub struct Identity {
     origin: String,
     /// Development mode: unauthenticated callers get these roles.
     anonymous_roles: Option<Vec<String>>,
+    /// Per-route audiences (RFC 8707): tokens for `/mcp/<name>` must carry
+    /// this `aud` instead of `auth.resource`.
+    route_audiences: std::collections::HashMap<String, String>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -119,6 +122,7 @@ impl Identity {
         policy: &PolicyConfig,
         state_dir: Option<&Path>,
         anonymous_roles: Option<Vec<String>>,
+        route_audiences: std::collections::HashMap<String, String>,
     ) -> Result<Self, IdentityError> {
         let settings = auth.build()?;
         let policy = Policy::from_config(policy)?;
@@ -165,6 +169,7 @@ impl Identity {
             policy,
             origin,
             anonymous_roles,
+            route_audiences,
         })
     }
 
@@ -182,7 +187,11 @@ impl Identity {
         let resource_path = resource_path_of(path)?;
         let mut document = self.settings.metadata.clone();
         if resource_path != "/" {
-            document.resource = format!("{}{}", self.origin, resource_path);
+            let route = resource_path.strip_prefix("/mcp/");
+            document.resource = match route.and_then(|r| self.route_audiences.get(r)) {
+                Some(audience) => audience.clone(),
+                None => format!("{}{}", self.origin, resource_path),
+            };
         }
         Some(respond::json(
             StatusCode::OK,
@@ -195,7 +204,9 @@ impl Identity {
         &self,
         parts: &Parts,
         client_cert: Option<&CertNames>,
+        route: &str,
     ) -> Result<Arc<Principal>, Box<Response<ProxyBody>>> {
+        let audience = self.route_audiences.get(route).map(String::as_str);
         let path = parts.uri.path();
         let meta = self.metadata_url_for(path);
         let scopes: Vec<&str> = self
@@ -283,7 +294,7 @@ impl Identity {
                 tokens,
                 api_keys: keys.store(),
             };
-            match verifier.authenticate(credential, None, now) {
+            match verifier.authenticate(credential, audience, now) {
                 AuthStep::Done(result) => break result,
                 AuthStep::RefreshJwks if refreshed => {
                     break Err(AuthError::Jwt(crate::auth::JwtError::UnknownKid));

@@ -181,6 +181,11 @@ impl Gateway {
             &config.policy,
             config.gateway.state_dir.as_deref(),
             config.gateway.dev_anonymous_roles.clone(),
+            config
+                .upstreams
+                .iter()
+                .filter_map(|u| u.audience.clone().map(|a| (u.name.clone(), a)))
+                .collect(),
         )?;
         let policy = Arc::new(
             crate::policy::Policy::from_config(&config.policy).map_err(IdentityError::from)?,
@@ -256,7 +261,7 @@ impl Gateway {
         }
         let principal = match self
             .identity
-            .authenticate(&parts, caller.client_cert.as_deref())
+            .authenticate(&parts, caller.client_cert.as_deref(), upstream.name())
             .await
         {
             Ok(principal) => principal,

@@ -175,6 +175,7 @@ mod tests {
             max_response_bytes: 1024,
             pin_mode: crate::pin::PinMode::Enforce,
             scan: crate::scan::ScanPolicy::default(),
+            audience: None,
         }
     }
 
