@@ -38,7 +38,8 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 #[derive(Clone)]
 enum Target {
     Direct(SocketAddr),
-    Gateway(SocketAddr, Arc<rustls::ClientConfig>),
+    /// The gateway, its TLS trust and a bearer token.
+    Gateway(SocketAddr, Arc<rustls::ClientConfig>, Arc<str>),
 }
 
 async fn handshake<S>(io: S) -> Result<Sender>
@@ -58,7 +59,7 @@ async fn connect(target: &Target) -> Result<Sender> {
             tcp.set_nodelay(true)?;
             handshake(tcp).await
         }
-        Target::Gateway(addr, tls) => {
+        Target::Gateway(addr, tls, _) => {
             let tcp = tokio::net::TcpStream::connect(addr).await?;
             tcp.set_nodelay(true)?;
             let name = ServerName::try_from("127.0.0.1")?;
@@ -73,6 +74,7 @@ async fn connect(target: &Target) -> Result<Sender> {
 async fn post(
     sender: &mut Sender,
     path: &str,
+    token: Option<&str>,
     session: Option<&str>,
     body: &'static str,
 ) -> Result<(u16, Option<String>, Bytes)> {
@@ -81,6 +83,9 @@ async fn post(
         .header("host", "127.0.0.1")
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
     if let Some(session) = session {
         request = request
             .header("mcp-session-id", session)
@@ -108,16 +113,21 @@ async fn worker(
     deadline: Instant,
 ) -> Result<Vec<Duration>> {
     let mut sender = connect(&target).await?;
+    let token = match &target {
+        Target::Gateway(_, _, token) => Some(Arc::clone(token)),
+        Target::Direct(_) => None,
+    };
+    let token = token.as_deref();
     let session = match target {
         Target::Gateway(..) => {
-            let (status, session, body) = post(&mut sender, &path, None, INIT).await?;
+            let (status, session, body) = post(&mut sender, &path, token, None, INIT).await?;
             if status != 200 {
                 bail!("initialize through the gateway: {status} {body:?}");
             }
             let session = session.context("the gateway issued no session")?;
             // The gateway only forwards calls to tools it has seen listed
             // (and pinned): list once, as a client does.
-            let (status, _, body) = post(&mut sender, &path, Some(&session), LIST).await?;
+            let (status, _, body) = post(&mut sender, &path, token, Some(&session), LIST).await?;
             if status != 200 {
                 bail!("tools/list through the gateway: {status} {body:?}");
             }
@@ -129,7 +139,7 @@ async fn worker(
     while Instant::now() < deadline && budget.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > 0
     {
         let started = Instant::now();
-        let (status, _, body) = post(&mut sender, &path, session.as_deref(), CALL).await?;
+        let (status, _, body) = post(&mut sender, &path, token, session.as_deref(), CALL).await?;
         latencies.push(started.elapsed());
         if status != 200 || !body.windows(9).any(|w| w == b"benchmark") {
             bail!(
@@ -240,6 +250,7 @@ fn main() -> Result<()> {
     let through = Target::Gateway(
         SocketAddr::from(([127, 0, 0, 1], gateway.port)),
         tls_config(&gateway.cert)?,
+        Arc::from(gateway.token.as_str()),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -285,7 +296,7 @@ fn main() -> Result<()> {
     let report = json!({
         "benchmark": "proxy",
         "upstream": "portcullis-demo-upstream (rmcp), stateless JSON responses",
-        "gateway_path": "HTTP/1.1 over TLS 1.3, session per connection, edge layer off",
+        "gateway_path": "HTTP/1.1 over TLS 1.3, bearer JWT, session per connection; authn, policy, pinning, schema validation and injection scanning on; edge layer off",
         "direct_path": "HTTP/1.1 plain to the upstream",
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "gateway_rss_idle_mib": idle_rss,
