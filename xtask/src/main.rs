@@ -95,17 +95,7 @@ impl Drop for ChildGuard {
 
 fn run(root: &Path, args: &[String]) -> Result<()> {
     build(root, true)?;
-    let mut demo = cargo(None);
-    demo.current_dir(root).args([
-        "build",
-        "--locked",
-        "--release",
-        "-p",
-        "portcullis-tests",
-        "--bin",
-        "portcullis-demo-upstream",
-    ]);
-    run_step("building the demo MCP upstream (rmcp)", &mut demo)?;
+    build_demo_upstream(root)?;
     if std::net::TcpStream::connect(DEMO_UPSTREAM_ADDR).is_ok() {
         bail!(
             "{DEMO_UPSTREAM_ADDR} is already in use: stop what listens there (the demo upstream's port)"
@@ -138,6 +128,22 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
         bail!("portcullis exited with {status}");
     }
     Ok(())
+}
+
+/// The demo MCP upstream (rmcp), optimised: `run` serves it, the proxy
+/// benchmark measures against it.
+fn build_demo_upstream(root: &Path) -> Result<()> {
+    let mut demo = cargo(None);
+    demo.current_dir(root).args([
+        "build",
+        "--locked",
+        "--release",
+        "-p",
+        "portcullis-tests",
+        "--bin",
+        "portcullis-demo-upstream",
+    ]);
+    run_step("building the demo MCP upstream (rmcp)", &mut demo)
 }
 
 fn workspace_root() -> Result<PathBuf> {
@@ -253,17 +259,7 @@ fn bench(root: &Path, which: &str, json: bool) -> Result<()> {
     if which == "proxy" {
         // The gateway and the demo upstream, both optimised, as deployed.
         build(root, true)?;
-        let mut demo = cargo(None);
-        demo.current_dir(root).args([
-            "build",
-            "--locked",
-            "--release",
-            "-p",
-            "portcullis-tests",
-            "--bin",
-            "portcullis-demo-upstream",
-        ]);
-        run_step("building the demo MCP upstream (rmcp)", &mut demo)?;
+        build_demo_upstream(root)?;
     }
     let mut cmd = cargo(None);
     cmd.current_dir(root)

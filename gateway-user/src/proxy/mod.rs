@@ -698,6 +698,42 @@ impl Gateway {
         .with_id(id))
     }
 
+    /// What GET and DELETE share: they exist only in session revisions,
+    /// are authorized like any message, and need the caller's own session.
+    fn session_request(
+        &self,
+        upstream: &Upstream,
+        parts: &Parts,
+        caller: &Authenticated,
+    ) -> Result<(String, Session), Box<Response<ProxyBody>>> {
+        let headers = &parts.headers;
+        let stateless = header_str(headers, "mcp-protocol-version")
+            .and_then(ProtocolVersion::parse)
+            .is_some_and(ProtocolVersion::is_stateless);
+        if stateless {
+            return Err(Box::new(respond::method_not_allowed("POST")));
+        }
+        self.identity.authorize(
+            &caller.principal,
+            upstream.name(),
+            parts.uri.path(),
+            crate::policy::Action::Method("ping"),
+            None,
+        )?;
+        let rpc = |e: RpcError| Box::new(respond::rpc_error(&e));
+        let id = header_str(headers, "mcp-session-id")
+            .ok_or_else(|| rpc(RpcError::invalid("missing Mcp-Session-Id")))?;
+        let session = self.lookup_session(id, upstream, caller).map_err(rpc)?;
+        if let Some(declared) = header_str(headers, "mcp-protocol-version")
+            && declared != session.version.as_str()
+        {
+            return Err(rpc(RpcError::invalid(
+                "MCP-Protocol-Version does not match the session",
+            )));
+        }
+        Ok((id.to_owned(), session))
+    }
+
     /// GET opens the session's server-to-client stream (session revisions).
     async fn get(
         &self,
@@ -706,12 +742,6 @@ impl Gateway {
         caller: &Authenticated,
     ) -> Response<ProxyBody> {
         let headers = &parts.headers;
-        let stateless = header_str(headers, "mcp-protocol-version")
-            .and_then(ProtocolVersion::parse)
-            .is_some_and(ProtocolVersion::is_stateless);
-        if stateless {
-            return respond::method_not_allowed("POST");
-        }
         if !accepts(headers, "text/event-stream") {
             return respond::rpc_error(&RpcError::new(
                 ErrorCode::InvalidRequest,
@@ -719,38 +749,20 @@ impl Gateway {
                 "Accept must list text/event-stream",
             ));
         }
-        if let Err(response) = self.identity.authorize(
-            &caller.principal,
-            upstream.name(),
-            parts.uri.path(),
-            crate::policy::Action::Method("ping"),
-            None,
-        ) {
-            return *response;
-        }
-        let result = async {
-            let id = header_str(headers, "mcp-session-id")
-                .ok_or_else(|| RpcError::invalid("missing Mcp-Session-Id"))?;
-            let session = self.lookup_session(id, upstream, caller)?;
-            if let Some(declared) = header_str(headers, "mcp-protocol-version")
-                && declared != session.version.as_str()
-            {
-                return Err(RpcError::invalid(
-                    "MCP-Protocol-Version does not match the session",
-                ));
-            }
-            self.exchange(
-                Method::GET,
-                upstream,
-                headers,
-                session.upstream_session.as_deref(),
-                Bytes::new(),
-                &Exchange::default(),
-            )
-            .await
-        }
-        .await;
-        result.unwrap_or_else(|e| respond::rpc_error(&e))
+        let session = match self.session_request(upstream, parts, caller) {
+            Ok((_, session)) => session,
+            Err(response) => return *response,
+        };
+        self.exchange(
+            Method::GET,
+            upstream,
+            headers,
+            session.upstream_session.as_deref(),
+            Bytes::new(),
+            &Exchange::default(),
+        )
+        .await
+        .unwrap_or_else(|e| respond::rpc_error(&e))
     }
 
     /// DELETE ends a session, here and at the upstream.
@@ -761,29 +773,25 @@ impl Gateway {
         caller: &Authenticated,
     ) -> Response<ProxyBody> {
         let headers = &parts.headers;
-        let stateless = header_str(headers, "mcp-protocol-version")
-            .and_then(ProtocolVersion::parse)
-            .is_some_and(ProtocolVersion::is_stateless);
-        if stateless {
-            return respond::method_not_allowed("POST");
+        let (id, session) = match self.session_request(upstream, parts, caller) {
+            Ok(found) => found,
+            Err(response) => return *response,
+        };
+        self.end_session(&id);
+        if let Some(upstream_session) = session.upstream_session.as_deref()
+            && let Err(error) = upstream
+                .send(
+                    Method::DELETE,
+                    headers,
+                    Some(upstream_session),
+                    Bytes::new(),
+                )
+                .await
+        {
+            tracing::info!(mcp.upstream = upstream.name(), %error, "upstream session end failed");
         }
-        let result = async {
-            let id = header_str(headers, "mcp-session-id")
-                .ok_or_else(|| RpcError::invalid("missing Mcp-Session-Id"))?;
-            let session = self.lookup_session(id, upstream, caller)?;
-            self.end_session(id);
-            if let Some(upstream_session) = session.upstream_session.as_deref()
-                && let Err(error) = upstream
-                    .send(Method::DELETE, headers, Some(upstream_session), Bytes::new())
-                    .await
-            {
-                tracing::info!(mcp.upstream = upstream.name(), %error, "upstream session end failed");
-            }
-            tracing::info!(client.ip = %caller.ip, mcp.upstream = upstream.name(), "session ended");
-            Ok(respond::empty(StatusCode::OK))
-        }
-        .await;
-        result.unwrap_or_else(|e: RpcError| respond::rpc_error(&e))
+        tracing::info!(client.ip = %caller.ip, mcp.upstream = upstream.name(), "session ended");
+        respond::empty(StatusCode::OK)
     }
 }
 
