@@ -264,6 +264,12 @@ impl ContentStages {
         if answers && message.get("result").is_some() {
             return self.inspect_answer(upstream, exchange, message);
         }
+        if message.get("result").is_some() {
+            // A result this exchange did not ask for (events replayed on a
+            // resumed stream, say): its method is unknown here, so every
+            // string in it is scanned.
+            return self.inspect_answer(upstream, &Exchange::default(), message);
+        }
         if message.get("method").is_some() {
             return self.inspect_upstream_initiated(upstream, message);
         }
@@ -528,3 +534,6 @@ impl ContentStages {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

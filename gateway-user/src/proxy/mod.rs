@@ -497,14 +497,34 @@ impl Gateway {
             serde_json::from_slice(&body).ok().into_iter().collect()
         };
         for message in &messages {
-            if let Err(reason) = inspect::inspect_upstream_message(
+            // The answer is forwarded as the upstream sent it, so any
+            // rewrite a stage wants (a redaction, a block) refuses it whole.
+            let verdict = inspect::inspect_upstream_message(
                 &self.content,
                 upstream.name(),
                 &Exchange::default(),
                 Direction::Json,
                 &serde_json::to_vec(message).unwrap_or_default(),
-            ) {
-                return Err(RpcError::new(ErrorCode::Upstream, 502, reason.to_string()).with_id(id));
+            );
+            match verdict {
+                Ok(None) => {}
+                Ok(Some(_)) => {
+                    tracing::warn!(
+                        mcp.upstream = upstream.name(),
+                        "initialize answer refused by a content stage"
+                    );
+                    return Err(RpcError::new(
+                        ErrorCode::Upstream,
+                        502,
+                        "the upstream's initialize answer was refused by content policy",
+                    )
+                    .with_id(id));
+                }
+                Err(reason) => {
+                    return Err(
+                        RpcError::new(ErrorCode::Upstream, 502, reason.to_string()).with_id(id)
+                    );
+                }
             }
         }
         let answer = messages.iter().find(|m| {
