@@ -273,7 +273,38 @@ impl ContentStages {
         if message.get("method").is_some() {
             return self.inspect_upstream_initiated(upstream, message);
         }
+        if message.get("error").is_some() {
+            return Ok(self.scan_error(upstream, message));
+        }
         Ok(None)
+    }
+
+    /// An error's message and data reach the model too: a blocked or
+    /// redacted one is replaced by a plain error that says so.
+    fn scan_error(&self, upstream: &str, mut message: Value) -> Option<Value> {
+        let policy = self.scan_policy(upstream);
+        let error = message.get_mut("error")?;
+        let verdict = self.scanner.scan_mcp_result("", error, &policy);
+        log_findings(upstream, "error", &verdict);
+        match verdict.action {
+            VerdictAction::Clean | VerdictAction::Flagged => None,
+            VerdictAction::Redacted => Some(message),
+            VerdictAction::Blocked => {
+                let id = message.get("id").cloned().unwrap_or(Value::Null);
+                Some(
+                    RpcError::new(
+                        ErrorCode::Upstream,
+                        200,
+                        format!(
+                            "the upstream's error was blocked by content policy ({})",
+                            blocked_rules(&verdict)
+                        ),
+                    )
+                    .with_id(request_id(&id))
+                    .to_json(),
+                )
+            }
+        }
     }
 
     fn inspect_answer(

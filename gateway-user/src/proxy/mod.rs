@@ -482,7 +482,7 @@ impl Gateway {
                 RpcError::new(ErrorCode::Upstream, 502, e.to_string()).with_id(id.clone())
             })?;
         if !parts.status.is_success() {
-            return Ok(self.upstream_failure_response(parts.status, &body, id));
+            return Ok(self.upstream_failure_response(upstream, parts.status, &body, id));
         }
         let content_type = header_str(&parts.headers, "content-type").unwrap_or("");
         let is_sse = content_type.starts_with("text/event-stream");
@@ -602,6 +602,7 @@ impl Gateway {
     /// valid, otherwise a generic error with the same class of status.
     fn upstream_failure_response(
         &self,
+        upstream: &Upstream,
         status: StatusCode,
         body: &[u8],
         id: Option<RequestId>,
@@ -616,7 +617,21 @@ impl Gateway {
             StatusCode::BAD_GATEWAY
         };
         if valid {
-            return respond::json(status, Bytes::copy_from_slice(body));
+            // Its text reaches the model like any other: scanned first.
+            let verdict = inspect::inspect_upstream_message(
+                &self.content,
+                upstream.name(),
+                &Exchange::default(),
+                Direction::Json,
+                body,
+            );
+            match verdict {
+                Ok(None) => return respond::json(status, Bytes::copy_from_slice(body)),
+                Ok(Some(rewritten)) => return respond::json(status, Bytes::from(rewritten)),
+                Err(reason) => {
+                    tracing::warn!(mcp.upstream = upstream.name(), %reason, "refused an upstream error body");
+                }
+            }
         }
         respond::rpc_error(
             &RpcError::new(
@@ -661,7 +676,7 @@ impl Gateway {
             )
             .await
             .unwrap_or_default();
-            return Ok(self.upstream_failure_response(parts.status, &body, id));
+            return Ok(self.upstream_failure_response(upstream, parts.status, &body, id));
         }
         if content_type.starts_with("text/event-stream") {
             let relay = relay::SseRelay::new(
