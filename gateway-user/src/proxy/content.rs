@@ -21,44 +21,68 @@ use crate::{
     validate::{SchemaCache, ValidationLimits},
 };
 
-/// What the gateway remembers about the client request a response answers.
-#[derive(Clone, Debug, Default)]
-pub struct Exchange {
+/// One client request a response may answer.
+#[derive(Clone, Debug)]
+pub struct Pending {
     /// The request's id.
-    pub id: Option<RequestId>,
+    pub id: RequestId,
     /// Its method.
-    pub method: Option<String>,
+    pub method: String,
     /// For tools/call, the tool.
     pub tool: Option<String>,
+}
+
+/// What the gateway remembers about the client requests (one, or a batch)
+/// whose answers an upstream response carries.
+#[derive(Clone, Debug, Default)]
+pub struct Exchange {
+    /// The requests, in order.
+    pub requests: Vec<Pending>,
     /// Who asked: list results are filtered to what they may use.
     pub principal: Option<Arc<Principal>>,
 }
 
 impl Exchange {
-    /// The exchange a single client request opens; batches and
-    /// notifications get an empty one (nothing to match answers against).
-    pub fn of(message: Option<&Message>, principal: Option<Arc<Principal>>) -> Self {
-        let Some(message) = message else {
-            return Self::default();
-        };
-        let MessageKind::Request { id, method } = &message.kind else {
-            return Self::default();
-        };
-        let tool = (method == "tools/call")
-            .then(|| {
-                message
-                    .params()
-                    .and_then(|p| p.get("name"))
-                    .and_then(Value::as_str)
+    /// The exchange the client's `messages` open; notifications and
+    /// client responses leave nothing to match answers against.
+    pub fn of(messages: &[Message], principal: Option<Arc<Principal>>) -> Self {
+        let requests = messages
+            .iter()
+            .filter_map(|message| {
+                let MessageKind::Request { id, method } = &message.kind else {
+                    return None;
+                };
+                let tool = (method == "tools/call")
+                    .then(|| {
+                        message
+                            .params()
+                            .and_then(|p| p.get("name"))
+                            .and_then(Value::as_str)
+                    })
+                    .flatten()
+                    .map(str::to_owned);
+                Some(Pending {
+                    id: id.clone(),
+                    method: method.clone(),
+                    tool,
+                })
             })
-            .flatten()
-            .map(str::to_owned);
+            .collect();
         Self {
-            id: Some(id.clone()),
-            method: Some(method.clone()),
-            tool,
+            requests,
             principal,
         }
+    }
+
+    /// The request `message` answers, if it answers one of them.
+    pub fn answered_by(&self, message: &Value) -> Option<&Pending> {
+        let id = message.get("id")?;
+        self.requests.iter().find(|p| &p.id.to_json() == id)
+    }
+
+    /// The first request's id (for errors that answer the whole exchange).
+    pub fn first_id(&self) -> Option<RequestId> {
+        self.requests.first().map(|p| p.id.clone())
     }
 }
 
@@ -136,13 +160,6 @@ fn blocked_rules(verdict: &ScanVerdict) -> String {
     rules.sort_unstable();
     rules.dedup();
     rules.join(", ")
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl ContentStages {
@@ -257,18 +274,12 @@ impl ContentStages {
         exchange: &Exchange,
         message: Value,
     ) -> Result<Option<Value>, String> {
-        let answers = exchange
-            .id
-            .as_ref()
-            .is_some_and(|id| message.get("id") == Some(&id.to_json()));
-        if answers && message.get("result").is_some() {
-            return self.inspect_answer(upstream, exchange, message);
-        }
         if message.get("result").is_some() {
             // A result this exchange did not ask for (events replayed on a
-            // resumed stream, say): its method is unknown here, so every
-            // string in it is scanned.
-            return self.inspect_answer(upstream, &Exchange::default(), message);
+            // resumed stream, say) has no known method: every string in it
+            // is scanned.
+            let pending = exchange.answered_by(&message).cloned();
+            return self.inspect_answer(upstream, pending.as_ref(), exchange, message);
         }
         if message.get("method").is_some() {
             return self.inspect_upstream_initiated(upstream, message);
@@ -310,15 +321,17 @@ impl ContentStages {
     fn inspect_answer(
         &self,
         upstream: &str,
+        pending: Option<&Pending>,
         exchange: &Exchange,
         message: Value,
     ) -> Result<Option<Value>, String> {
-        let method = exchange.method.as_deref().unwrap_or("");
+        let method = pending.map_or("", |p| p.method.as_str());
         let mut changed = None;
         match method {
             "tools/list" => changed = Some(self.tools_list(upstream, &message)?),
             "tools/call" => {
-                if let Some(withheld) = self.tools_call_result(upstream, exchange, &message) {
+                let tool = pending.and_then(|p| p.tool.as_deref());
+                if let Some(withheld) = self.tools_call_result(upstream, tool, &message) {
                     return Ok(Some(withheld));
                 }
             }
@@ -371,17 +384,12 @@ impl ContentStages {
             VerdictAction::Clean | VerdictAction::Flagged => ScanOutcome::Unchanged,
             VerdictAction::Redacted => ScanOutcome::Rewritten,
             VerdictAction::Blocked if method == "tools/call" => {
-                let mut blocked = json!({
-                    "content": [{"type": "text", "text": format!(
-                        "portcullis blocked this tool result: it matched prompt-injection rules ({})",
-                        blocked_rules(&verdict)
-                    )}],
-                    "isError": true,
-                });
-                if result.get("resultType").is_some() {
-                    blocked["resultType"] = Value::from("complete");
-                }
-                ScanOutcome::Replace(json!({"jsonrpc": "2.0", "id": id, "result": blocked}))
+                let tagged = result.get("resultType").is_some().then_some("complete");
+                let text = format!(
+                    "portcullis blocked this tool result: it matched prompt-injection rules ({})",
+                    blocked_rules(&verdict)
+                );
+                ScanOutcome::Replace(self.withheld(&json!({ "id": id }), tagged, text))
             }
             VerdictAction::Blocked => ScanOutcome::Replace(
                 RpcError::new(
@@ -471,7 +479,7 @@ impl ContentStages {
             .pointer("/result/tools")
             .and_then(Value::as_array)
             .ok_or("a tools/list result without a tools array")?;
-        let now = now_secs();
+        let now = super::now_secs();
         let mut pins = self.pins.lock().map_err(|_| "pin store unavailable")?;
         let outcome = match &self.pin_file {
             Some(path) => pins
@@ -518,10 +526,14 @@ impl ContentStages {
     fn tools_call_result(
         &self,
         upstream: &str,
-        exchange: &Exchange,
+        tool: Option<&str>,
         message: &Value,
     ) -> Option<Value> {
-        let tool = exchange.tool.as_deref()?;
+        // A tools/call without a readable tool name never got past
+        // check_request; withhold rather than pass unvalidated.
+        let Some(tool) = tool else {
+            return Some(self.withheld(message, None, "the call named no tool".into()));
+        };
         let result = message.get("result")?;
         let result_type = result.get("resultType").and_then(Value::as_str);
         let verdict = match result_type {
@@ -533,18 +545,28 @@ impl ContentStages {
         };
         let reason = verdict.err()?;
         tracing::warn!(mcp.upstream = upstream, mcp.tool = tool, %reason, "tool result withheld");
-        let mut withheld = json!({
-            "content": [{"type": "text", "text": format!("portcullis withheld this tool result: {reason}")}],
+        Some(self.withheld(
+            message,
+            result_type,
+            format!("portcullis withheld this tool result: {reason}"),
+        ))
+    }
+
+    /// An `isError` tool result saying why the real one was not passed on
+    /// (tagged `resultType: complete` where the original was tagged).
+    fn withheld(&self, message: &Value, result_type: Option<&str>, text: String) -> Value {
+        let mut result = json!({
+            "content": [{"type": "text", "text": text}],
             "isError": true,
         });
         if result_type.is_some() {
-            withheld["resultType"] = Value::from("complete");
+            result["resultType"] = Value::from("complete");
         }
-        Some(json!({
+        json!({
             "jsonrpc": "2.0",
             "id": message.get("id").cloned().unwrap_or(Value::Null),
-            "result": withheld,
-        }))
+            "result": result,
+        })
     }
 
     fn validate_tool_result(

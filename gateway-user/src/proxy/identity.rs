@@ -63,7 +63,7 @@ pub struct Identity {
     settings: AuthSettings,
     state: Mutex<AuthState>,
     fetcher: JwksFetcher,
-    policy: Policy,
+    policy: Arc<Policy>,
     /// `https://host:port` of the resource, for metadata URLs.
     origin: String,
     /// Development mode: unauthenticated callers get these roles.
@@ -80,13 +80,6 @@ impl std::fmt::Debug for Identity {
             .field("anonymous", &self.anonymous_roles.is_some())
             .finish()
     }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn with_challenge(
@@ -125,7 +118,7 @@ impl Identity {
         route_audiences: std::collections::HashMap<String, String>,
     ) -> Result<Self, IdentityError> {
         let settings = auth.build()?;
-        let policy = Policy::from_config(policy)?;
+        let policy = Arc::new(Policy::from_config(policy)?);
         let state_dir = state_dir.ok_or(IdentityError::NoStateDir)?;
         let fetcher = match &settings.jwks_source {
             JwksSource::Embedded => {
@@ -174,7 +167,7 @@ impl Identity {
     }
 
     /// The policy in force.
-    pub fn policy(&self) -> &Policy {
+    pub fn policy(&self) -> &Arc<Policy> {
         &self.policy
     }
 
@@ -275,7 +268,7 @@ impl Identity {
                 return Err(with_challenge(response, challenge));
             }
         };
-        let now = now_secs();
+        let now = super::now_secs();
         let mut state = self.state.lock().await;
         if state.keys_checked != now {
             state.keys_checked = now;

@@ -43,19 +43,33 @@ pub fn inspect_upstream_message(
         ..BodyLimits::default()
     };
     let parsed = parse_body(data, &limits).map_err(|e| InspectError::Envelope(e.message))?;
-    let message: Value = match parsed {
-        Incoming::Single(message) => message.value,
+    let messages = match parsed {
+        Incoming::Single(message) => {
+            return match stages.inspect(upstream, exchange, message.value) {
+                Ok(None) => Ok(None),
+                Ok(Some(rewritten)) => Ok(Some(rewritten.to_string())),
+                Err(reason) => Err(InspectError::Refused(reason)),
+            };
+        }
         Incoming::Batch(_) if direction == Direction::Stream => {
             return Err(InspectError::Envelope("a batch inside one event".into()));
         }
-        // A batch answers a batch; content stages only follow single requests.
-        Incoming::Batch(_) => return Ok(None),
+        Incoming::Batch(messages) => messages,
     };
-    match stages.inspect(upstream, exchange, message) {
-        Ok(None) => Ok(None),
-        Ok(Some(rewritten)) => serde_json::to_string(&rewritten)
-            .map(Some)
-            .map_err(|e| InspectError::Refused(e.to_string())),
-        Err(reason) => Err(InspectError::Refused(reason)),
+    // A batch answers a batch: every element goes through the stages, and
+    // one refusal refuses the whole answer.
+    let mut changed = false;
+    let mut out = Vec::with_capacity(messages.len());
+    for message in messages {
+        let original = message.value.clone();
+        match stages.inspect(upstream, exchange, message.value) {
+            Ok(None) => out.push(original),
+            Ok(Some(rewritten)) => {
+                changed = true;
+                out.push(rewritten);
+            }
+            Err(reason) => return Err(InspectError::Refused(reason)),
+        }
     }
+    Ok(changed.then(|| Value::Array(out).to_string()))
 }

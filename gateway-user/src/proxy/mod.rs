@@ -108,6 +108,7 @@ pub struct Gateway {
     client_ca: Option<std::path::PathBuf>,
 }
 
+/// Unix seconds: the clock the sans-IO stages are given.
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -187,14 +188,11 @@ impl Gateway {
                 .filter_map(|u| u.audience.clone().map(|a| (u.name.clone(), a)))
                 .collect(),
         )?;
-        let policy = Arc::new(
-            crate::policy::Policy::from_config(&config.policy).map_err(IdentityError::from)?,
-        );
         let content = ContentStages::new(
             pin_file,
             &upstream_content,
             config.gateway.validation.clone(),
-            Some(policy),
+            Some(Arc::clone(identity.policy())),
             Arc::new(scanner),
         )?;
         Ok(Self {
@@ -417,10 +415,7 @@ impl Gateway {
             }
         }
         let principal = Some(Arc::clone(&caller.principal));
-        let exchange = match &incoming {
-            Incoming::Single(message) => Exchange::of(Some(message), principal),
-            Incoming::Batch(_) => Exchange::of(None, principal),
-        };
+        let exchange = Exchange::of(incoming.messages(), principal);
         match plan.mode {
             SessionMode::Initialize { .. } => {
                 self.initialize(upstream, headers, bytes, first_id, caller)
@@ -486,15 +481,28 @@ impl Gateway {
         }
         let content_type = header_str(&parts.headers, "content-type").unwrap_or("");
         let is_sse = content_type.starts_with("text/event-stream");
+        // Everything in the body is forwarded as sent, so everything in it
+        // must parse and pass the stages; an event that does not refuses it.
+        let unreadable = || {
+            RpcError::new(
+                ErrorCode::Upstream,
+                502,
+                "the upstream's initialize answer is not valid MCP",
+            )
+            .with_id(id.clone())
+        };
         let messages: Vec<Value> = if is_sse {
-            relay::parse_sse_whole(&body, limit)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| !e.data.is_empty())
-                .filter_map(|e| serde_json::from_str(&e.data).ok())
-                .collect()
+            let events = relay::parse_sse_whole(&body, limit).ok_or_else(unreadable)?;
+            let mut messages = Vec::new();
+            for event in events.into_iter().filter(|e| !e.data.is_empty()) {
+                if !matches!(event.event.as_deref(), None | Some("message")) {
+                    return Err(unreadable());
+                }
+                messages.push(serde_json::from_str(&event.data).map_err(|_| unreadable())?);
+            }
+            messages
         } else {
-            serde_json::from_slice(&body).ok().into_iter().collect()
+            vec![serde_json::from_slice(&body).map_err(|_| unreadable())?]
         };
         for message in &messages {
             // The answer is forwarded as the upstream sent it, so any
@@ -653,7 +661,7 @@ impl Gateway {
         bytes: Bytes,
         exchange: &Exchange,
     ) -> Result<Response<ProxyBody>, RpcError> {
-        let id = exchange.id.clone();
+        let id = exchange.first_id();
         let response = upstream
             .send(method, headers, upstream_session, bytes)
             .await

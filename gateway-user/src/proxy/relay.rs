@@ -139,7 +139,16 @@ fn relay_event(
     mut event: SseEvent,
 ) -> Option<Bytes> {
     let is_message = matches!(event.event.as_deref(), None | Some("message"));
-    if is_message && !event.data.is_empty() {
+    if !is_message && !event.data.is_empty() {
+        // MCP sends messages only; data under another event type is not
+        // inspected, so it is not passed on either.
+        tracing::warn!(
+            mcp.upstream = route,
+            "dropped a non-message event carrying data"
+        );
+        return None;
+    }
+    if !event.data.is_empty() {
         match inspect_upstream_message(
             stages,
             route,
@@ -151,21 +160,16 @@ fn relay_event(
             Ok(None) => {}
             Err(reason) => {
                 tracing::warn!(mcp.upstream = route, %reason, "refused a message on the upstream stream");
-                let answers = exchange.id.as_ref().is_some_and(|id| {
-                    serde_json::from_str::<serde_json::Value>(&event.data)
-                        .ok()
-                        .and_then(|v| v.get("id").cloned())
-                        == Some(id.to_json())
-                });
-                if !answers {
-                    return None;
-                }
+                let answered = serde_json::from_str::<serde_json::Value>(&event.data)
+                    .ok()
+                    .and_then(|v| exchange.answered_by(&v).map(|p| p.id.clone()));
+                let id = answered?;
                 let error = RpcError::new(
                     ErrorCode::Upstream,
                     502,
                     "the upstream's answer was refused by the gateway",
                 )
-                .with_id(exchange.id.clone());
+                .with_id(Some(id));
                 event.data = error.to_json().to_string();
             }
         }
