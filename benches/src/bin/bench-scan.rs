@@ -7,6 +7,9 @@
 //! with a built-in multilingual sample mixed into the multilingual input.
 //! Rates are per second of the benchmark thread's CPU time (the machine is
 //! shared; wall time would count other processes' turns).
+//!
+//! `--only-find` measures the encoded-blob finder alone (its budget is a
+//! small part of the scanner's), with no baseline.
 
 use std::{hint::black_box, path::PathBuf, time::Instant};
 
@@ -33,12 +36,14 @@ fn main() -> Result<()> {
     let mut json_out = false;
     let mut baseline = true;
     let mut only: Option<String> = None;
+    let mut only_find = false;
     let mut path: Option<PathBuf> = std::env::var_os("PORTCULLIS_CORPUS").map(PathBuf::from);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--json" => json_out = true,
             // For profiling the scanner alone.
             "--no-baseline" => baseline = false,
+            "--only-find" => only_find = true,
             other if other.starts_with("--only=") => only = Some(other[7..].to_owned()),
             other if other.starts_with('-') => bail!("unknown option {other}"),
             other => path = Some(PathBuf::from(other)),
@@ -78,6 +83,18 @@ fn main() -> Result<()> {
         }
         for (label, size) in SIZES {
             let input = fill(source, size);
+            if only_find {
+                let gbps = measure(input.len(), || {
+                    gateway_user::scan::bench_find(black_box(&input))
+                });
+                if !json_out {
+                    println!("{kind:<19} {label:>5}: encoded::find {gbps:7.2} GB/s");
+                }
+                rows.push(
+                    json!({"input": kind, "size": label, "bytes": input.len(), "find_gbps": gbps}),
+                );
+                continue;
+            }
             let ours = measure(input.len(), || {
                 black_box(scanner.scan_text(black_box(&input))).len()
             });

@@ -27,6 +27,8 @@ mod unicode;
 use regex::bytes::Regex;
 use serde::Serialize;
 
+#[doc(hidden)]
+pub use encoded::bench_find;
 pub use policy::{Action, ScanPolicy, ScanVerdict, VerdictAction};
 pub use rules::{BUILTIN_RULES, Family, RULES_VERSION, Severity};
 
