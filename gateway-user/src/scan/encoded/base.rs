@@ -109,15 +109,15 @@ pub(super) fn ascii85_decode(run: &str) -> Option<String> {
 /// Whether some alignment of a 16-byte block leads every group in it with
 /// `#`..`I`, as Ascii85 of text does (see `ascii85_decode`).
 pub(super) fn ascii85_leads_like_text(block: &[u8; 16]) -> bool {
-    // Bit i: position i may lead a group.
-    let leads = block.iter().enumerate().fold(0u32, |m, (i, d)| {
-        m | u32::from((b'#'..=b'I').contains(d)) << i
-    });
-    // Positions skip, skip + 5, skip + 10 (and 15) for each alignment.
-    const GROUPS: u32 = 1 | 1 << 5 | 1 << 10 | 1 << 15;
     (0..5).any(|skip| {
-        let want = (GROUPS << skip) & 0xFFFF;
-        leads & want == want
+        let mut at = skip;
+        while let Some(d) = block.get(at) {
+            if !(b'#'..=b'I').contains(d) {
+                return false;
+            }
+            at += 5;
+        }
+        true
     })
 }
 

@@ -103,8 +103,8 @@ fn member(bit: u8) -> impl Fn(&u8) -> bool {
 pub(crate) fn find(text: &str) -> Vec<Blob> {
     let mut out = Vec::new();
     let mut walk = Walk::default();
-    screen::regions(text.as_bytes(), |r| walk.blocks(text, r, &mut out));
-    if !text.is_ascii() {
+    let non_ascii = screen::regions(text.as_bytes(), |r| walk.blocks(text, r, &mut out));
+    if non_ascii {
         spelled::braille(text, &mut out);
     }
     out
@@ -160,7 +160,12 @@ impl Walk {
         let mut classes = block
             .iter()
             .fold(0xFF, |acc, &b| acc & CLASSES[usize::from(b)]);
-        // Ascii85's alphabet takes in URLs and paths; its text does not.
+        // uuencoded blanks are zeros, not text (and a blank run would try
+        // every column as a length character); Ascii85's alphabet takes in
+        // URLs and paths, its text does not.
+        if block.iter().all(|&b| b == b' ') {
+            classes &= !UU_BIT;
+        }
         if classes & A85_BIT != 0 && !base::ascii85_leads_like_text(block) {
             classes &= !A85_BIT;
         }

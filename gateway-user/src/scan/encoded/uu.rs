@@ -26,9 +26,12 @@ pub(super) fn decode(text: &str, at: usize) -> Option<Blob> {
         .rposition(|&b| b == b'\n')
         .map_or(floor, |i| floor + i + 1);
     let first_end = line_end(bytes, line_start, MAX_PREFIX + MAX_LINE);
-    // Word starts in the first line (a label may precede the data).
-    let candidates =
-        (line_start..first_end).filter(|&i| i == line_start || bytes.get(i - 1) == Some(&b' '));
+    // Word starts in the first line (a label may precede the data) close
+    // enough to its end to begin a data line.
+    let earliest = line_start.max(first_end.saturating_sub(MAX_LINE + 2));
+    let candidates = (earliest..first_end).filter(|&i| {
+        (i == line_start || bytes.get(i - 1) == Some(&b' ')) && bytes.get(i) != Some(&b' ')
+    });
     for start in candidates {
         let Some(first) = bytes.get(start..first_end) else {
             continue;
@@ -128,6 +131,9 @@ mod tests {
         let blob = at_run(&format!("Encoded: {UU}\nDecoded:")).expect("decodes");
         assert_eq!(blob.plain, PLAIN);
         assert_eq!(blob.start, "Encoded: ".len());
+        let label = format!("{} said, Encoded: ", "[09:15] guest-4471 ".repeat(2));
+        let blob = at_run(&format!("{label}{UU}")).expect("decodes after a long label");
+        assert_eq!((blob.start, blob.plain.as_str()), (label.len(), PLAIN));
         let text = format!("begin 644 notes.txt\n{UU}`\nend\n");
         let blob = at_run(&text).expect("decodes");
         assert_eq!(blob.plain, PLAIN);
