@@ -58,8 +58,9 @@ enum Cmd {
     },
     /// Run the fuzz targets in `fuzz/` (nightly; installs cargo-fuzz).
     Fuzz {
-        /// A target name, or `all`.
-        target: String,
+        /// Target names, or `all`.
+        #[arg(required = true)]
+        targets: Vec<String>,
         /// How long to fuzz each target.
         #[arg(long, default_value_t = 30)]
         seconds: u64,
@@ -83,7 +84,7 @@ fn main() -> Result<()> {
         Cmd::Run { args } => run(&root, &args),
         Cmd::Test { args } => test(&root, &args),
         Cmd::Eval { which, json } => scan::eval(&root, &which, json),
-        Cmd::Fuzz { target, seconds } => fuzz::fuzz(&root, &target, seconds),
+        Cmd::Fuzz { targets, seconds } => fuzz::fuzz(&root, &targets, seconds),
         Cmd::Bench { which, json } if which == "scan" => scan::bench(&root, json),
         Cmd::Bench { which, json } => bench(&root, &which, json),
     }

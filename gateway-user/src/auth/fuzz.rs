@@ -31,6 +31,28 @@ pub fn jwt(data: &[u8]) {
 /// claims checks that an unsigned input never gets past the signature to.
 /// An accepted token's claims say what the principal says.
 pub fn jwt_claims(data: &[u8]) {
+    let (verdict, payload) = sign_and_verify(data);
+    let Ok(principal) = verdict else {
+        return;
+    };
+    let claims: serde_json::Value =
+        serde_json::from_slice(payload).expect("accepted claims are JSON");
+    assert_eq!(
+        claims["iss"], ISSUER,
+        "accepted a token from another issuer"
+    );
+    assert_eq!(claims["sub"], principal.subject.as_str(), "subject differs");
+    assert!(!principal.subject.is_empty(), "empty subject accepted");
+    let exp = claims["exp"]
+        .as_f64()
+        .expect("accepted without a numeric exp");
+    let leeway = JwtConfig::new(ISSUER, AUDIENCE).leeway_secs as f64;
+    assert!(exp + leeway > NOW as f64, "accepted an expired token");
+}
+
+/// [`jwt_claims`]' token: the input's header and payload signed by the
+/// fixed key, verified at [`NOW`]; also returns the payload.
+fn sign_and_verify(data: &[u8]) -> (Result<super::Principal, super::JwtError>, &[u8]) {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     use ring::signature::{Ed25519KeyPair, KeyPair};
     use std::sync::OnceLock;
@@ -60,22 +82,7 @@ pub fn jwt_claims(data: &[u8]) {
         URL_SAFE_NO_PAD.encode(signature.as_ref())
     );
     let validator = JwtValidator::new(JwtConfig::new(ISSUER, AUDIENCE));
-    let Ok(principal) = validator.verify_with_set(&token, set, None, NOW) else {
-        return;
-    };
-    let claims: serde_json::Value =
-        serde_json::from_slice(payload).expect("accepted claims are JSON");
-    assert_eq!(
-        claims["iss"], ISSUER,
-        "accepted a token from another issuer"
-    );
-    assert_eq!(claims["sub"], principal.subject.as_str(), "subject differs");
-    assert!(!principal.subject.is_empty(), "empty subject accepted");
-    let exp = claims["exp"]
-        .as_f64()
-        .expect("accepted without a numeric exp");
-    let leeway = validator.config().leeway_secs as f64;
-    assert!(exp + leeway > NOW as f64, "accepted an expired token");
+    (validator.verify_with_set(&token, set, None, NOW), payload)
 }
 
 /// Parse a JWKS document; a set that parses survives a round trip.
@@ -143,6 +150,25 @@ pub fn cert_names(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use crate::auth::JwtError;
+
+    /// The claims harness gets past the signature: a well-formed token is
+    /// accepted and a bad claim is refused for that claim.
+    #[test]
+    fn signed_claims_reach_the_claims_checks() {
+        let claims = r#"{"iss":"https://issuer.test","aud":"https://aud.test","sub":"fuzz-user","exp":1900000600}"#;
+        let token = format!("{{\"alg\":\"EdDSA\",\"kid\":\"k\"}}\0{claims}");
+        let principal = super::sign_and_verify(token.as_bytes())
+            .0
+            .expect("a valid signed token");
+        assert_eq!(principal.subject, "fuzz-user");
+        let expired = token.replace("1900000600", "1");
+        assert_eq!(
+            super::sign_and_verify(expired.as_bytes()).0,
+            Err(JwtError::Expired)
+        );
+    }
+
     #[test]
     fn harnesses_survive_seeds() {
         let seeds: &[&[u8]] = &[

@@ -13,6 +13,9 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
+pub use crate::auth::fuzz::{
+    api_key, api_key_store, authorization, cert_names, jwks, jwt, jwt_claims,
+};
 pub use config::config;
 pub use mcp::{jsonrpc, sse};
 pub use scan::{scan_mcp_result, scan_text};
@@ -28,11 +31,11 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("jsonrpc", jsonrpc),
     ("sse", sse),
     ("config", config),
-    ("jwt", crate::auth::fuzz::jwt),
-    ("jwt_claims", crate::auth::fuzz::jwt_claims),
-    ("jwks", crate::auth::fuzz::jwks),
-    ("authorization", crate::auth::fuzz::authorization),
-    ("api_key", crate::auth::fuzz::api_key),
-    ("api_key_store", crate::auth::fuzz::api_key_store),
-    ("cert_names", crate::auth::fuzz::cert_names),
+    ("jwt", jwt),
+    ("jwt_claims", jwt_claims),
+    ("jwks", jwks),
+    ("authorization", authorization),
+    ("api_key", api_key),
+    ("api_key_store", api_key_store),
+    ("cert_names", cert_names),
 ];
