@@ -1,6 +1,8 @@
 //! Fuzz harnesses for the parsers of untrusted bytes in this module. They
 //! build with `--cfg fuzzing` (cargo-fuzz sets it) and are also run on a
-//! few seeds by the unit tests so they never rot. Each must never panic.
+//! few seeds by the unit tests so they never rot. The fuzz targets reach
+//! them through [`crate::fuzz`]. Each panics only when a parser panics or
+//! an invariant it asserts breaks.
 
 use super::{
     ApiKeyStore, CertNames, JwkSet, JwtConfig, JwtValidator, KeySpec, VerifyingKey, extract_single,
