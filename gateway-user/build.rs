@@ -17,14 +17,19 @@ fn main() {
             manifest_dir.join("../target/ebpf/bpfel-unknown-none/release/gateway-ebpf")
         }
     };
-    println!("cargo::rerun-if-changed={}", path.display());
     if path.is_file() {
+        println!("cargo::rerun-if-changed={}", path.display());
         println!("cargo::rustc-cfg=portcullis_ebpf");
         println!(
             "cargo::rustc-env=PORTCULLIS_EBPF_OBJECT_PATH={}",
             path.display()
         );
     } else {
+        // Watching a missing file would make cargo rerun this script, and
+        // rebuild the crate, on every build. `cargo xtask build` sets
+        // PORTCULLIS_EBPF_OBJECT, which is watched above, so the object is
+        // still picked up once it exists.
+        println!("cargo::rerun-if-changed=build.rs");
         println!(
             "cargo::warning=XDP object not found at {}: the edge layer will be unavailable (build it with `cargo xtask build`)",
             path.display()

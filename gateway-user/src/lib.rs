@@ -8,6 +8,8 @@
 pub mod auth;
 pub mod config;
 pub mod edge;
+#[cfg(any(fuzzing, test))]
+pub mod fuzz;
 pub mod limit;
 pub mod listen;
 pub mod mcp;

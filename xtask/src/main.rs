@@ -1,9 +1,10 @@
-//! Orchestration for Portcullis: `cargo xtask setup|build|run|test|bench`.
+//! Orchestration for Portcullis: `cargo xtask setup|build|run|test|bench|fuzz`.
 //!
 //! Every command sets up what it needs first (idempotently), so a fresh
 //! machine needs nothing installed by hand beyond rustup and a C compiler.
 
 mod e2e;
+mod fuzz;
 mod scan;
 mod setup;
 
@@ -55,6 +56,15 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run the fuzz targets in `fuzz/` (nightly; installs cargo-fuzz).
+    Fuzz {
+        /// Target names, or `all`.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        /// How long to fuzz each target.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
     /// Benchmarks.
     Bench {
         /// Which benchmark: `xdp`, `proxy` or `scan`.
@@ -74,6 +84,7 @@ fn main() -> Result<()> {
         Cmd::Run { args } => run(&root, &args),
         Cmd::Test { args } => test(&root, &args),
         Cmd::Eval { which, json } => scan::eval(&root, &which, json),
+        Cmd::Fuzz { targets, seconds } => fuzz::fuzz(&root, &targets, seconds),
         Cmd::Bench { which, json } if which == "scan" => scan::bench(&root, json),
         Cmd::Bench { which, json } => bench(&root, &which, json),
     }

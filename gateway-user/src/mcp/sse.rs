@@ -93,6 +93,9 @@ pub enum SseError {
 pub struct SseParser {
     limits: SseLimits,
     buf: BytesMut,
+    /// How much of `buf` is known to hold no line end, so each byte is
+    /// searched once however small the chunks (no quadratic rescans).
+    scanned: usize,
     current: SseEvent,
     current_bytes: usize,
     has_data: bool,
@@ -111,24 +114,39 @@ impl SseParser {
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, SseError> {
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
-        while let Some(end) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') {
+        loop {
+            let unsearched = self.buf.get(self.scanned..).unwrap_or_default();
+            let Some(found) = memchr::memchr2(b'\n', b'\r', unsearched) else {
+                self.scanned = self.buf.len();
+                break;
+            };
+            let end = self.scanned + found;
+            let cr = self.buf.get(end) == Some(&b'\r');
             // A lone '\r' at the end of the buffer may be the first half of
-            // "\r\n": wait for the next byte.
-            if self.buf[end] == b'\r' && end + 1 == self.buf.len() {
+            // "\r\n": wait for the next byte, and search it again then.
+            if cr && end + 1 == self.buf.len() {
+                self.scanned = end;
                 break;
             }
-            let skip = if self.buf[end] == b'\r' && self.buf.get(end + 1) == Some(&b'\n') {
+            let skip = if cr && self.buf.get(end + 1) == Some(&b'\n') {
                 2
             } else {
                 1
             };
             let line = self.buf.split_to(end + skip);
-            let line = &line[..end];
-            if let Some(event) = self.line(line)? {
+            self.scanned = 0;
+            if let Some(event) = self.line(line.get(..end).unwrap_or_default())? {
                 events.push(event);
             }
         }
-        if self.current_bytes + self.buf.len() > self.limits.max_event_bytes {
+        // What is buffered belongs to the current event, except a pending
+        // blank line (a lone '\r'), which ends it instead.
+        let pending = if self.buf.as_ref() == b"\r" {
+            0
+        } else {
+            self.buf.len()
+        };
+        if self.current_bytes + pending > self.limits.max_event_bytes {
             return Err(SseError::TooLarge(self.limits.max_event_bytes));
         }
         Ok(events)
@@ -210,6 +228,41 @@ mod tests {
         let parsed = SseParser::default().feed(&evil.encode()).unwrap();
         assert_eq!(parsed[0].data, "x");
         assert_eq!(parsed[0].id.as_deref(), Some("1"));
+    }
+
+    /// Found by the `sse` fuzz target: an event exactly at the size limit
+    /// followed by a chunk ending in the blank line's `\r` was refused,
+    /// while the same bytes in one chunk passed.
+    #[test]
+    fn a_pending_blank_line_does_not_count_toward_the_limit() {
+        let limits = SseLimits {
+            max_event_bytes: 12,
+        };
+        let mut parser = SseParser::new(limits);
+        // "data: abcde" plus its line end is exactly 12 bytes.
+        assert_eq!(parser.feed(b"data: abcde\n\r").unwrap(), vec![]);
+        assert_eq!(
+            parser.feed(b"\n").unwrap(),
+            vec![SseEvent::message("abcde")]
+        );
+        crate::fuzz::sse(b"\x01\x00data: abcde\n\r\n");
+    }
+
+    #[test]
+    fn a_long_line_in_small_chunks_is_searched_once() {
+        let mut parser = SseParser::default();
+        parser.feed(b"data: ").unwrap();
+        for _ in 0..1000 {
+            assert_eq!(parser.feed(b"xxxxxxxx").unwrap(), vec![]);
+            // Only the new bytes are searched for a line end next time.
+            assert_eq!(parser.scanned, parser.buf.len());
+        }
+        parser.feed(b"\r").unwrap();
+        // A trailing '\r' stays unsearched until its next byte arrives.
+        assert_eq!(parser.scanned, parser.buf.len() - 1);
+        let events = parser.feed(b"\n\n").unwrap();
+        assert_eq!(events[0].data.len(), 8000);
+        assert_eq!(parser.scanned, 0);
     }
 
     #[test]

@@ -1,0 +1,4 @@
+#![no_main]
+//! `gateway_user::fuzz::jsonrpc` on libFuzzer's input.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gateway_user::fuzz::jsonrpc(data));
