@@ -10,57 +10,110 @@ use super::{Finding, ViewFindings};
 const MAX_URL: usize = 2048;
 const MAX_LINKS: usize = 64;
 
+/// Where the markup stage saw link syntax: every `](` and `]: ` (up to
+/// [`MAX_CLOSES`]) and whether an `<img` occurs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LinkMarks {
+    /// Offsets of the `]` of `](` (inline) and `]: ` (reference), ascending.
+    pub closes: Vec<(usize, Link)>,
+    /// More than [`MAX_CLOSES`]: search the whole text instead.
+    pub overflow: bool,
+    /// An `<img` tag occurs.
+    pub img: bool,
+}
+
+/// Link syntax remembered per text; beyond it the scan searches the text.
+pub(crate) const MAX_CLOSES: usize = 4096;
+/// How far before its `]` a link's `[` may be (link text is short).
+const MAX_LINK_TEXT: usize = 512;
+
+/// What follows a closing bracket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// `](`: a markdown link, or an image when its `[` follows `!`.
+    Inline,
+    /// `]: `: a reference definition.
+    Reference,
+}
+
+impl LinkMarks {
+    /// Records link syntax at `at` (the `]`).
+    pub fn close(&mut self, at: usize, link: Link) {
+        if self.closes.len() < MAX_CLOSES {
+            self.closes.push((at, link));
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    /// Whether the text needs the link scan at all.
+    pub fn any(&self) -> bool {
+        !self.closes.is_empty() || self.img
+    }
+}
+
 /// Scans the lowercased view for exfiltration URLs.
-pub(crate) fn scan(lower: &[u8], allowlist: &[String], out: &mut ViewFindings) {
+pub(crate) fn scan(lower: &[u8], marks: &LinkMarks, allowlist: &[String], out: &mut ViewFindings) {
     let mut seen = 0usize;
-    // Markdown images `![alt](url)` and `<img ... src=url>`.
-    for (needle, is_image) in [(&b"]("[..], true), (b"]: ", false), (b"src=", true)] {
-        for at in memmem::find_iter(lower, needle) {
-            if seen >= MAX_LINKS {
+    let mut check = |at: usize, url_start: usize, image: bool, reference: bool| -> bool {
+        if seen >= MAX_LINKS {
+            return false;
+        }
+        let Some((start, end)) = url_span(lower, url_start) else {
+            return true;
+        };
+        let Some(host) = lower.get(start..end).and_then(host_of) else {
+            return true;
+        };
+        seen += 1;
+        if allowed(host, allowlist) {
+            return true;
+        }
+        let carries_data = lower.get(start..end).is_some_and(has_data_slot);
+        let (id, severity) = match (image, carries_data) {
+            (_, true) if image || reference => ("exfil.image-data-url", Severity::High),
+            (false, true) => ("exfil.link-data-url", Severity::Medium),
+            (true, false) if !allowlist.is_empty() => ("exfil.image-external-host", Severity::Low),
+            _ => return true,
+        };
+        out.push(Finding {
+            rule_id: id.to_owned(),
+            family: Family::DataExfiltration,
+            severity,
+            start: at,
+            end,
+        });
+        true
+    };
+    let whole_text: Vec<(usize, Link)>;
+    let closes = if marks.overflow {
+        let inline = memmem::find_iter(lower, b"](").map(|at| (at, Link::Inline));
+        let reference = memmem::find_iter(lower, b"]: ").map(|at| (at, Link::Reference));
+        whole_text = inline.chain(reference).collect();
+        &whole_text
+    } else {
+        &marks.closes
+    };
+    for &(close, link) in closes {
+        let (image, skip) = match link {
+            Link::Inline => (is_markdown_image(lower, close), 2),
+            Link::Reference => (false, 3),
+        };
+        if !check(close, close + skip, image, link == Link::Reference) {
+            return;
+        }
+    }
+    if marks.img {
+        for at in memmem::find_iter(lower, b"src=") {
+            if preceded_by_img(lower, at) && !check(at, at + 4, true, false) {
                 return;
             }
-            let url_start = at + needle.len();
-            let image = match needle {
-                b"](" => is_markdown_image(lower, at),
-                b"src=" => preceded_by_img(lower, at),
-                _ => is_image,
-            };
-            if needle == b"src=" && !image {
-                continue;
-            }
-            let Some((start, end)) = url_span(lower, url_start) else {
-                continue;
-            };
-            let Some(url) = lower.get(start..end) else {
-                continue;
-            };
-            let Some(host) = host_of(url) else { continue };
-            seen += 1;
-            if allowed(host, allowlist) {
-                continue;
-            }
-            let carries_data = has_data_slot(url, lower.get(end..).unwrap_or_default());
-            let (id, severity) = match (image, carries_data) {
-                (_, true) if image || needle == b"]: " => ("exfil.image-data-url", Severity::High),
-                (false, true) => ("exfil.link-data-url", Severity::Medium),
-                (true, false) if !allowlist.is_empty() => {
-                    ("exfil.image-external-host", Severity::Low)
-                }
-                _ => continue,
-            };
-            out.push(Finding {
-                rule_id: id.to_owned(),
-                family: Family::DataExfiltration,
-                severity,
-                start: at,
-                end,
-            });
         }
     }
 }
 
 fn is_markdown_image(lower: &[u8], close: usize) -> bool {
-    let from = close.saturating_sub(512);
+    let from = close.saturating_sub(MAX_LINK_TEXT);
     let Some(before) = lower.get(from..close) else {
         return false;
     };
@@ -121,12 +174,11 @@ fn allowed(host: &[u8], allowlist: &[String]) -> bool {
 
 /// A slot for data: `[placeholder]`, `{placeholder}`, `$var`, `%s`, an
 /// empty trailing parameter (`?q=`), or a long opaque parameter value.
-fn has_data_slot(url: &[u8], after: &[u8]) -> bool {
+fn has_data_slot(url: &[u8]) -> bool {
     let Some(q) = memchr::memchr2(b'?', b'=', url).or_else(|| memmem::find(url, b"/[")) else {
         return false;
     };
     let tail = url.get(q..).unwrap_or_default();
-    let _ = after;
     if url.ends_with(b"=") {
         return true;
     }
@@ -171,8 +223,24 @@ mod tests {
 
     fn ids(text: &str, allow: &[&str]) -> Vec<String> {
         let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
+        let lower = text.to_ascii_lowercase();
+        let mut marks = LinkMarks {
+            img: lower.contains("<img"),
+            ..LinkMarks::default()
+        };
+        lower
+            .match_indices("](")
+            .for_each(|(i, _)| marks.close(i, Link::Inline));
+        lower
+            .match_indices("]: ")
+            .for_each(|(i, _)| marks.close(i, Link::Reference));
+        marks.closes.sort_unstable_by_key(|&(at, _)| at);
         let mut out = Vec::new();
-        scan(text.to_ascii_lowercase().as_bytes(), &allow, &mut out);
+        scan(lower.as_bytes(), &marks, &allow, &mut out);
+        let mut overflowed = Vec::new();
+        marks.overflow = true;
+        scan(lower.as_bytes(), &marks, &allow, &mut overflowed);
+        assert_eq!(out, overflowed, "the whole-text fallback agrees");
         out.into_iter().map(|f| f.rule_id).collect()
     }
 

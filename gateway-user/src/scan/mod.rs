@@ -5,11 +5,13 @@
 //! the matched text). [`Scanner::scan_mcp_result`] walks an MCP result,
 //! applies a [`ScanPolicy`] and redacts in place.
 //!
-//! Speed: literal triggers go through one Aho-Corasick automaton with its
-//! SIMD (Teddy) prefilter over an ASCII-lowercased copy, searched
-//! case-sensitively; a rule's regex runs only in a narrow window around a
-//! hit. Pure-ASCII text skips normalization; other text gets one pass of
-//! NFKC, confusable folding and zero-width removal with an offset map.
+//! Speed: rule anchors (literals) go through one packed SIMD (Teddy)
+//! searcher over an ASCII-lowercased copy, searched case-sensitively, with
+//! its buckets planned so look-alike prefixes share them; markup anchors
+//! through a second one. A rule's regex runs only in a narrow window around
+//! a hit, and secondary anchors are searched only once a phrasing rule has
+//! confirmed. Pure-ASCII text skips normalization; other text gets one pass
+//! of NFKC, confusable folding and zero-width removal with an offset map.
 
 mod comments;
 mod encoded;
@@ -261,8 +263,8 @@ impl Scanner {
                 end: view.lower.len(),
             });
         }
-        if triggers.links {
-            links::scan(&view.lower, &self.allowlist, &mut in_view);
+        if triggers.links.any() {
+            links::scan(&view.lower, &triggers.links, &self.allowlist, &mut in_view);
         }
         if triggers.comments {
             self.scan_comments(&view.lower, &mut in_view);
@@ -274,7 +276,7 @@ impl Scanner {
                 f
             })
             .collect();
-        if !text.is_ascii() && unicode::may_contain_invisible(text.as_bytes()) {
+        if !view.is_ascii() && unicode::may_contain_invisible(text.as_bytes()) {
             unicode::scan(text, &mut out);
         }
         if depth < MAX_DECODE_DEPTH {

@@ -16,6 +16,13 @@ pub(crate) struct View {
     map: Option<Vec<Piece>>,
 }
 
+impl View {
+    /// Whether the input was pure ASCII (the view is its lowercase copy).
+    pub fn is_ascii(&self) -> bool {
+        self.map.is_none()
+    }
+}
+
 /// A stretch of the view starting at view byte `view`: either an ASCII run
 /// copied from original byte `orig` on (`identity`), or one normalized unit
 /// whose bytes all come from the original span `orig..orig_end`.

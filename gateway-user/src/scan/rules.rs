@@ -12,6 +12,10 @@ pub const RULES_VERSION: u32 = 1;
 pub const BUILTIN_RULES: &str = include_str!("../../rules/builtin.toml");
 
 const MAX_RULES: usize = 512;
+/// Literals starting with one of these bytes (markup) are searched by the
+/// markup searcher (two-byte fingerprints); the rest (words) by the word
+/// searcher (four-byte fingerprints).
+pub(crate) const MARKUP_STARTS: [u8; 3] = [b'<', b'{', b'['];
 const MAX_LITERALS: usize = 1024;
 const MAX_WINDOW: usize = 1024;
 const MAX_REGEX_BYTES: usize = 4 * 1024;
@@ -124,7 +128,10 @@ struct RuleSpec {
     id: String,
     family: Family,
     severity: Severity,
-    literals: Vec<String>,
+    #[serde(default)]
+    literals: Vec<LiteralSpec>,
+    #[serde(default)]
+    secondary_literals: Vec<LiteralSpec>,
     #[serde(default)]
     confirm: Option<String>,
     #[serde(default)]
@@ -139,18 +146,65 @@ struct RuleSpec {
     description: Option<String>,
 }
 
+/// A literal as written: a string, or a table giving it its own window
+/// (`{ literal = "gnor", before = 4, after = 120 }`).
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a literal: a string, or a table with `literal` and optional `before`/`after` (no other keys)"
+)]
+enum LiteralSpec {
+    Plain(String),
+    Windowed(WindowedLiteral),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowedLiteral {
+    literal: String,
+    #[serde(default)]
+    before: Option<usize>,
+    #[serde(default)]
+    after: Option<usize>,
+}
+
+impl LiteralSpec {
+    fn text(&self) -> &str {
+        match self {
+            Self::Plain(text) => text,
+            Self::Windowed(w) => &w.literal,
+        }
+    }
+}
+
+/// A compiled literal: what to search for and the confirm window around
+/// its hits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Anchor {
+    /// Lowercase ASCII text.
+    pub text: String,
+    /// Only a hit followed by no letter or digit counts (`\b` suffix).
+    pub word_end: bool,
+    /// Bytes before the hit the confirm regex may start.
+    pub before: usize,
+    /// Bytes after the hit the confirm regex may end.
+    pub after: usize,
+}
+
 /// One compiled rule.
 #[derive(Debug)]
 pub(crate) struct Rule {
     pub id: String,
     pub family: Family,
     pub severity: Severity,
-    pub literals: Vec<String>,
+    /// Anchors searched in every text.
+    pub literals: Vec<Anchor>,
+    /// Anchors searched only in a text where a phrasing rule already
+    /// confirmed (they add evidence; they never cost a pass on clean text).
+    pub secondary: Vec<Anchor>,
     pub confirm: Option<Regex>,
     /// The confirm regex's source, for baseline comparisons.
     pub confirm_src: Option<String>,
-    pub before: usize,
-    pub after: usize,
 }
 
 /// Parses a rules file; `origin` names it in errors.
@@ -192,35 +246,34 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, ScanError> {
             "id must be 1-64 characters of a-z, 0-9, '.', '_', '-'".into()
         ));
     }
-    if spec.literals.is_empty() || spec.literals.len() > 64 {
-        return Err(bad("a rule needs 1-64 literals".into()));
+    let count = spec.literals.len() + spec.secondary_literals.len();
+    if count == 0 || count > 64 {
+        return Err(bad(
+            "a rule needs 1-64 literals (literals and secondary_literals together)".into(),
+        ));
     }
-    for lit in &spec.literals {
-        let ok = (2..=64).contains(&lit.len())
-            && lit
-                .bytes()
-                .all(|b| (b' '..=b'~').contains(&b) && !b.is_ascii_uppercase());
-        if !ok {
-            return Err(bad(format!(
-                "literal {lit:?} must be 2-64 bytes of lowercase printable ASCII"
-            )));
-        }
-        if lit.len() < 4
-            && lit
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphanumeric())
-        {
-            return Err(bad(format!(
-                "literal {lit:?}: literals shorter than 4 bytes must start with punctuation"
-            )));
-        }
+    if let Some(lit) = spec
+        .secondary_literals
+        .iter()
+        .map(LiteralSpec::text)
+        .find(|l| l.bytes().next().is_some_and(|b| MARKUP_STARTS.contains(&b)))
+    {
+        return Err(bad(format!(
+            "secondary literal {lit:?} starts with markup; markup literals belong in `literals`"
+        )));
     }
     let before = spec.before.unwrap_or(0);
     let after = spec.after.unwrap_or(160);
     if before > MAX_WINDOW || after > MAX_WINDOW {
         return Err(bad(format!("before/after must be at most {MAX_WINDOW}")));
     }
+    let anchors = |list: &[LiteralSpec]| -> Result<Vec<Anchor>, ScanError> {
+        list.iter()
+            .map(|l| anchor(l, before, after).map_err(&bad))
+            .collect()
+    };
+    let literals = anchors(&spec.literals)?;
+    let secondary = anchors(&spec.secondary_literals)?;
     let confirm = match spec.confirm.as_deref() {
         None => None,
         Some(src) if src.len() > MAX_REGEX_BYTES => {
@@ -239,12 +292,59 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, ScanError> {
         id: spec.id,
         family: spec.family,
         severity: spec.severity,
-        literals: spec.literals,
+        literals,
+        secondary,
         confirm,
         confirm_src: spec.confirm,
+    })
+}
+
+/// Validates one literal and resolves its window (the rule's by default).
+fn anchor(spec: &LiteralSpec, before: usize, after: usize) -> Result<Anchor, String> {
+    let full = spec.text();
+    let (lit, word_end) = split_boundary(full);
+    let ok = (2..=64).contains(&lit.len())
+        && lit
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && !b.is_ascii_uppercase() && b != b'\\');
+    if !ok {
+        return Err(format!(
+            "literal {full:?} must be 2-64 bytes of lowercase printable ASCII \
+             (a backslash only in a trailing `\\b`)"
+        ));
+    }
+    if lit.len() < 4
+        && lit
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(format!(
+            "literal {lit:?}: literals shorter than 4 bytes must start with punctuation"
+        ));
+    }
+    let (before, after) = match spec {
+        LiteralSpec::Plain(_) => (before, after),
+        LiteralSpec::Windowed(w) => (w.before.unwrap_or(before), w.after.unwrap_or(after)),
+    };
+    if before > MAX_WINDOW || after > MAX_WINDOW {
+        return Err(format!("before/after must be at most {MAX_WINDOW}"));
+    }
+    Ok(Anchor {
+        text: lit.to_owned(),
+        word_end,
         before,
         after,
     })
+}
+
+/// A literal and whether it ends in `\b` (no letter or digit may follow
+/// its match), with the marker removed.
+pub(crate) fn split_boundary(lit: &str) -> (&str, bool) {
+    match lit.strip_suffix("\\b") {
+        Some(body) => (body, true),
+        None => (lit, false),
+    }
 }
 
 /// Checks ids are unique and the literal budget holds across all rules.
@@ -255,7 +355,7 @@ pub(crate) fn check_set(rules: &[Rule]) -> Result<(), ScanError> {
         if !seen.insert(rule.id.as_str()) {
             return Err(ScanError::DuplicateRule(rule.id.clone()));
         }
-        literals += rule.literals.len();
+        literals += rule.literals.len() + rule.secondary.len();
     }
     if literals > MAX_LITERALS {
         return Err(ScanError::TooManyLiterals { max: MAX_LITERALS });

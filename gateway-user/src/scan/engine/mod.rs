@@ -1,0 +1,315 @@
+//! The literal engine: word literals (anchors) go into one packed (Teddy,
+//! SIMD) searcher over the ASCII-lowercased view, searched case-sensitively,
+//! with its buckets planned ([`plan`]) so that look-alike prefixes share
+//! them; markup literals (`<…`, `{…`, `[…`) go into a small automaton whose
+//! start-byte prefilter is memchr3. A rule's regex then confirms each hit
+//! inside a narrow window around it.
+//!
+//! Teddy stays fast only with about twenty distinct four-byte prefixes, so
+//! the built-in rules share a small set of anchors chosen for prefixes that
+//! are rare in ordinary text (`gnor`, `ystem`, `xactly`). Secondary literals
+//! (common words that add evidence: `role`, `moral`, `sorry`) are searched
+//! by a second automaton, and only in a text where a phrasing rule has
+//! already confirmed: clean text never pays for them.
+
+mod plan;
+#[cfg(test)]
+mod tests;
+mod words;
+
+use words::{Search, Words};
+
+use super::{
+    ScanError,
+    links::{Link, LinkMarks},
+    rules::{Anchor, Family, MARKUP_STARTS, Rule, Severity},
+};
+
+/// A rule hit in view coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub rule: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Which structural detectors the text needs (their needles are in the
+/// same searchers, so clean text costs no extra pass).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Triggers {
+    pub links: LinkMarks,
+    pub comments: bool,
+    pub nato: bool,
+    /// More literal hits than `MAX_CONFIRMS`: the rest were not confirmed.
+    pub flood: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Owner {
+    /// A rule, with the anchor's confirm window; `word_end`: only when no
+    /// letter or digit follows the hit.
+    Rule {
+        rule: usize,
+        word_end: bool,
+        before: usize,
+        after: usize,
+    },
+    Link(Link),
+    Image,
+    Comments,
+    Nato,
+}
+
+/// Markup needles of the link detector: markdown links and images
+/// (`[..](..)`, `![..](..)`), reference definitions (`[..]: ..`), `<img`.
+const LINK_NEEDLES: [(&str, Owner); 3] = [
+    ("](", Owner::Link(Link::Inline)),
+    ("]: ", Owner::Link(Link::Reference)),
+    ("<img", Owner::Image),
+];
+const COMMENT_NEEDLES: [&str; 3] = ["<!--", "[//]", "[comment]"];
+/// NATO-alphabet spelling almost always holds `echo` (E is the commonest
+/// letter), a rare word in prose.
+const NATO_NEEDLE: &str = "echo ";
+
+/// Hard cap on hits one text can produce (bounded work and output).
+pub(crate) const MAX_HITS: usize = 256;
+/// Hard cap on regex confirmations per text (bounded work on a text made
+/// of trigger words).
+pub(crate) const MAX_CONFIRMS: usize = 16_384;
+
+/// Compiled rules and their searchers.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    rules: Vec<Rule>,
+    /// Word literals, searched in every text.
+    primary: Option<Words>,
+    /// Markup literals, searched in every text.
+    markup: Option<Words>,
+    /// Secondary word literals, searched after a phrasing rule confirmed.
+    secondary: Option<Words>,
+}
+
+/// Budget and triggers of one scan.
+#[derive(Debug)]
+struct State {
+    triggers: Triggers,
+    budget: usize,
+}
+
+fn is_markup(lit: &str) -> bool {
+    lit.bytes()
+        .next()
+        .is_some_and(|b| MARKUP_STARTS.contains(&b))
+}
+
+impl Engine {
+    pub fn new(rules: Vec<Rule>) -> Result<Self, ScanError> {
+        let mut words: Vec<(String, Owner)> = Vec::new();
+        let mut markup: Vec<(String, Owner)> = Vec::new();
+        let mut secondary: Vec<(String, Owner)> = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let owner = |anchor: &Anchor| {
+                let owner = Owner::Rule {
+                    rule: index,
+                    word_end: anchor.word_end,
+                    before: anchor.before,
+                    after: anchor.after,
+                };
+                (anchor.text.clone(), owner)
+            };
+            for anchor in &rule.literals {
+                let target = if is_markup(&anchor.text) {
+                    &mut markup
+                } else {
+                    &mut words
+                };
+                target.push(owner(anchor));
+            }
+            secondary.extend(rule.secondary.iter().map(owner));
+        }
+        words.push((NATO_NEEDLE.to_owned(), Owner::Nato));
+        markup.extend(LINK_NEEDLES.iter().map(|&(n, o)| (n.to_owned(), o)));
+        markup.extend(
+            COMMENT_NEEDLES
+                .iter()
+                .map(|n| (n.to_string(), Owner::Comments)),
+        );
+        Ok(Self {
+            primary: Words::build(&words, true)?,
+            markup: Words::build(&markup, true)?,
+            secondary: Words::build(&secondary, false)?,
+            rules,
+        })
+    }
+
+    /// Whether the word literals use the packed SIMD searcher.
+    pub fn is_packed(&self) -> bool {
+        self.primary
+            .as_ref()
+            .is_some_and(|w| matches!(w.search, Search::Packed(_)))
+    }
+
+    /// One regex per rule with the same meaning, for a `RegexSet` baseline:
+    /// the confirm regex (unanchored), or the literals as an alternation.
+    pub fn baseline_patterns(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .map(|r| match &r.confirm_src {
+                Some(src) => {
+                    let src = src.strip_prefix('^').unwrap_or(src);
+                    format!("(?i){src}")
+                }
+                None => {
+                    let alts: Vec<String> = r
+                        .literals
+                        .iter()
+                        .chain(&r.secondary)
+                        .map(|a| regex::escape(&a.text))
+                        .collect();
+                    format!("(?i){}", alts.join("|"))
+                }
+            })
+            .collect()
+    }
+
+    pub fn rule(&self, index: usize) -> Option<&Rule> {
+        self.rules.get(index)
+    }
+
+    /// Runs every rule over `lower`, appending confirmed hits; returns which
+    /// structural detectors are needed.
+    pub fn scan(&self, lower: &[u8], out: &mut Vec<Hit>) -> Triggers {
+        let mut state = State {
+            triggers: Triggers::default(),
+            budget: MAX_CONFIRMS,
+        };
+        for words in [&self.primary, &self.markup].into_iter().flatten() {
+            words.for_each(lower, |owners, start, end| {
+                self.handle(owners, lower, (start, end), out, &mut state);
+            });
+        }
+        if let Some(secondary) = &self.secondary
+            && out.iter().any(|h| {
+                self.rules
+                    .get(h.rule)
+                    .is_some_and(|r| r.family.is_phrasing())
+            })
+        {
+            secondary.for_each(lower, |owners, start, end| {
+                self.handle(owners, lower, (start, end), out, &mut state);
+            });
+        }
+        state.triggers
+    }
+
+    fn handle(
+        &self,
+        owners: &[Owner],
+        lower: &[u8],
+        (start, end): (usize, usize),
+        out: &mut Vec<Hit>,
+        state: &mut State,
+    ) {
+        for &owner in owners {
+            let (rule_index, before, after) = match owner {
+                Owner::Link(link) => {
+                    state.triggers.links.close(start, link);
+                    continue;
+                }
+                Owner::Image => {
+                    state.triggers.links.img = true;
+                    continue;
+                }
+                Owner::Comments => {
+                    state.triggers.comments = true;
+                    continue;
+                }
+                Owner::Nato => {
+                    state.triggers.nato = true;
+                    continue;
+                }
+                Owner::Rule { word_end: true, .. }
+                    if lower.get(end).is_some_and(u8::is_ascii_alphanumeric) =>
+                {
+                    continue;
+                }
+                Owner::Rule {
+                    rule,
+                    before,
+                    after,
+                    ..
+                } => (rule, before, after),
+            };
+            if out.len() >= MAX_HITS {
+                return;
+            }
+            if state.budget == 0 {
+                state.triggers.flood = true;
+                return;
+            }
+            state.budget -= 1;
+            let Some(rule) = self.rules.get(rule_index) else {
+                continue;
+            };
+            // One hit per rule per region: skip literal hits already covered.
+            if out
+                .iter()
+                .any(|h| h.rule == rule_index && h.start <= start && start < h.end)
+            {
+                continue;
+            }
+            if let Some(hit) = confirm(rule, rule_index, lower, (start, end), (before, after)) {
+                out.push(hit);
+            }
+        }
+    }
+
+    /// True when any rule of a phrasing family (override, jailbreak, ...)
+    /// with at least `min` severity matches `lower`.
+    pub fn has_phrasing(&self, lower: &[u8], min: Severity) -> bool {
+        let mut hits = Vec::new();
+        self.scan(lower, &mut hits);
+        hits.iter().any(|h| {
+            self.rules
+                .get(h.rule)
+                .is_some_and(|r| r.family.is_phrasing() && r.severity >= min)
+        })
+    }
+}
+
+fn confirm(
+    rule: &Rule,
+    index: usize,
+    lower: &[u8],
+    (start, end): (usize, usize),
+    (before, after): (usize, usize),
+) -> Option<Hit> {
+    let Some(regex) = &rule.confirm else {
+        return Some(Hit {
+            rule: index,
+            start,
+            end,
+        });
+    };
+    let from = start.saturating_sub(before);
+    let to = end.saturating_add(after).min(lower.len());
+    let window = lower.get(from..to)?;
+    // Nearly every hit in clean text fails: `is_match` settles that in one
+    // forward pass, where `find` would also search back for the start.
+    if !regex.is_match(window) {
+        return None;
+    }
+    let m = regex.find(window)?;
+    let (ms, me) = (from + m.start(), from + m.end());
+    Some(Hit {
+        rule: index,
+        start: ms.min(start),
+        end: me.max(end),
+    })
+}
+
+/// Families whose hits in decoded text make the encoded blob hostile.
+pub(crate) fn decoded_is_hostile(family: Family) -> bool {
+    family.is_phrasing() || family == Family::DataExfiltration
+}
