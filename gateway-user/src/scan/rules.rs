@@ -282,9 +282,15 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, ScanError> {
             )));
         }
         Some(src) => Some(
+            // The view is lowercased and normalized toward ASCII, and the
+            // anchors are ASCII: ASCII-only `\w`, `\b` and `\s` keep the
+            // confirm DFAs small and fast. A pattern that needs Unicode
+            // (a non-ASCII literal or class) gets Unicode mode.
             RegexBuilder::new(src)
+                .unicode(false)
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
+                .or_else(|_| RegexBuilder::new(src).size_limit(REGEX_SIZE_LIMIT).build())
                 .map_err(|e| bad(format!("confirm regex: {e}")))?,
         ),
     };
