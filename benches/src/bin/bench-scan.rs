@@ -37,8 +37,10 @@ fn main() -> Result<()> {
     let mut baseline = true;
     let mut only: Option<String> = None;
     let mut only_find = false;
-    // For profiling: a fixed amount of work (64 KB clean ASCII scans), no timing.
+    // For profiling: a fixed amount of work (clean ASCII scans of
+    // `--size=BYTES`, 64 KB unless given), no timing.
     let mut fixed: Option<u64> = None;
+    let mut fixed_size = 64 * 1024;
     let mut path: Option<PathBuf> = std::env::var_os("PORTCULLIS_CORPUS").map(PathBuf::from);
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
@@ -47,6 +49,9 @@ fn main() -> Result<()> {
             "--no-baseline" => baseline = false,
             "--only-find" => only_find = true,
             other if other.starts_with("--only=") => only = Some(other[7..].to_owned()),
+            other if other.starts_with("--size=") => {
+                fixed_size = other[7..].parse().context("--size=BYTES")?;
+            }
             other if other.starts_with("--iterations=") => {
                 fixed = Some(other[13..].parse().context("--iterations=N")?);
             }
@@ -72,12 +77,12 @@ fn main() -> Result<()> {
 
     let scanner = Scanner::builtin()?;
     if let Some(n) = fixed {
-        let input = fill(&ascii, 64 * 1024);
+        let input = fill(&ascii, fixed_size);
         let mut findings = 0;
         for _ in 0..n {
             findings += black_box(scanner.scan_text(black_box(&input))).len();
         }
-        println!("{n} scans of 64 KB clean ASCII: {findings} findings");
+        println!("{n} scans of {fixed_size} bytes of clean ASCII: {findings} findings");
         return Ok(());
     }
     let set = RegexSetBuilder::new(scanner.baseline_patterns())

@@ -18,7 +18,7 @@ pub use crate::auth::fuzz::{
 };
 pub use config::config;
 pub use mcp::{jsonrpc, sse};
-pub use scan::{scan_mcp_result, scan_text};
+pub use scan::{scan_backends, scan_mcp_result, scan_text};
 
 /// A harness: arbitrary bytes in, a panic when an invariant breaks.
 pub type Harness = fn(&[u8]);
@@ -27,6 +27,7 @@ pub type Harness = fn(&[u8]);
 /// `fuzz/fuzz_targets/` and of its seed corpus directory).
 pub const TARGETS: &[(&str, Harness)] = &[
     ("scan_text", scan_text),
+    ("scan_backends", scan_backends),
     ("scan_mcp_result", scan_mcp_result),
     ("jsonrpc", jsonrpc),
     ("sse", sse),

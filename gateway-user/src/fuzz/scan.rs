@@ -23,6 +23,27 @@ fn scanner() -> &'static Scanner {
     SCANNER.get_or_init(|| Scanner::builtin().expect("the built-in rules compile"))
 }
 
+/// The built-in rules on aho-corasick's Teddy, never the class searcher.
+fn teddy_scanner() -> &'static Scanner {
+    static SCANNER: OnceLock<Scanner> = OnceLock::new();
+    SCANNER.get_or_init(|| {
+        Scanner::builder()
+            .class_search(false)
+            .build()
+            .expect("the built-in rules compile")
+    })
+}
+
+/// Scans arbitrary text with both literal searchers: the class searcher
+/// (where the CPU has AVX-512 VBMI) and aho-corasick's Teddy must produce
+/// the same findings.
+pub fn scan_backends(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let classes = scanner().scan_text(&text);
+    let teddy = teddy_scanner().scan_text(&text);
+    assert_eq!(classes, teddy, "the two literal searchers disagree");
+}
+
 /// Scans arbitrary (lossily decoded) text: every finding lies on char
 /// boundaries inside the text, and findings are sorted.
 pub fn scan_text(data: &[u8]) {

@@ -144,10 +144,21 @@ pub struct Scanner {
 }
 
 /// Builds a [`Scanner`] from the built-in rules plus extras.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ScannerBuilder {
     extra: Vec<(String, String)>,
     allowlist: Vec<String>,
+    class_search: bool,
+}
+
+impl Default for ScannerBuilder {
+    fn default() -> Self {
+        Self {
+            extra: Vec::new(),
+            allowlist: Vec::new(),
+            class_search: true,
+        }
+    }
 }
 
 impl ScannerBuilder {
@@ -161,6 +172,14 @@ impl ScannerBuilder {
     /// to any other host are flagged (low); data-carrying ones are always high.
     pub fn image_allowlist<I: IntoIterator<Item = S>, S: Into<String>>(mut self, hosts: I) -> Self {
         self.allowlist = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether word literals may use the class searcher where the CPU has
+    /// AVX-512 VBMI (the default). `false` keeps aho-corasick's Teddy: for
+    /// tests and benchmarks that compare the two. Matches are the same.
+    pub fn class_search(mut self, enabled: bool) -> Self {
+        self.class_search = enabled;
         self
     }
 
@@ -186,7 +205,7 @@ impl ScannerBuilder {
         )
         .map_err(|e| ScanError::Engine(e.to_string()))?;
         Ok(Scanner {
-            engine: Engine::new(rules)?,
+            engine: Engine::new(rules, self.class_search)?,
             allowlist: self.allowlist,
             addressed,
         })
@@ -221,6 +240,12 @@ impl Scanner {
     /// false only when extra rules push the literal count past its limit.
     pub fn is_packed(&self) -> bool {
         self.engine.is_packed()
+    }
+
+    /// Whether the word literals run on the class searcher (AVX-512 VBMI)
+    /// rather than aho-corasick's Teddy.
+    pub fn uses_class_search(&self) -> bool {
+        self.engine.uses_classes()
     }
 
     /// Scans one text; findings are sorted by start offset.

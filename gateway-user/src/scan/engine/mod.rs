@@ -12,12 +12,13 @@
 //! by a second automaton, and only in a text where a phrasing rule has
 //! already confirmed: clean text never pays for them.
 
+mod classes;
 mod plan;
 #[cfg(test)]
 mod tests;
 mod words;
 
-use words::{Search, Words};
+use words::{Kind, Search, Words};
 
 use super::{
     ScanError,
@@ -105,7 +106,9 @@ fn is_markup(lit: &str) -> bool {
 }
 
 impl Engine {
-    pub fn new(rules: Vec<Rule>) -> Result<Self, ScanError> {
+    /// `class_search`: whether word literals may use the class searcher
+    /// (where the CPU has AVX-512 VBMI); otherwise aho-corasick's Teddy.
+    pub fn new(rules: Vec<Rule>, class_search: bool) -> Result<Self, ScanError> {
         let mut words: Vec<(String, Owner)> = Vec::new();
         let mut markup: Vec<(String, Owner)> = Vec::new();
         let mut secondary: Vec<(String, Owner)> = Vec::new();
@@ -137,18 +140,33 @@ impl Engine {
                 .map(|n| (n.to_string(), Owner::Comments)),
         );
         Ok(Self {
-            primary: Words::build(&words, true)?,
-            markup: Words::build(&markup, true)?,
-            secondary: Words::build(&secondary, false)?,
+            primary: Words::build(
+                &words,
+                if class_search {
+                    Kind::Classes
+                } else {
+                    Kind::Packed
+                },
+            )?,
+            // Two-byte Teddy beats four classified bytes on markup.
+            markup: Words::build(&markup, Kind::Packed)?,
+            secondary: Words::build(&secondary, Kind::Automaton)?,
             rules,
         })
     }
 
-    /// Whether the word literals use the packed SIMD searcher.
+    /// Whether the word literals use a packed SIMD searcher.
     pub fn is_packed(&self) -> bool {
         self.primary
             .as_ref()
-            .is_some_and(|w| matches!(w.search, Search::Packed(_)))
+            .is_some_and(|w| matches!(w.search, Search::Packed(_) | Search::Classes(_)))
+    }
+
+    /// Whether the word literals use the class searcher (AVX-512 VBMI).
+    pub fn uses_classes(&self) -> bool {
+        self.primary
+            .as_ref()
+            .is_some_and(|w| matches!(w.search, Search::Classes(_)))
     }
 
     /// One regex per rule with the same meaning, for a `RegexSet` baseline:

@@ -55,14 +55,37 @@ fn frequency(b: u8) -> f64 {
     per_mille / 1000.0
 }
 
+/// How a searcher's bucket classifies a text byte at a fingerprint offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Classes {
+    /// aho-corasick's Teddy: by low and high nybble, so a bucket accepts
+    /// every mix of its prefixes' nybbles.
+    Nybbles,
+    /// The class searcher: the exact byte.
+    Bytes,
+}
+
 /// Estimated probability that a text position is a candidate for a bucket
 /// holding these prefixes (each `mask_len` bytes long).
-fn bucket_cost(prefixes: &[&[u8]], mask_len: usize) -> f64 {
+fn bucket_cost(prefixes: &[&[u8]], mask_len: usize, classes: Classes) -> f64 {
     if prefixes.is_empty() {
         return 0.0;
     }
     let mut p = 1.0;
     for k in 0..mask_len {
+        if classes == Classes::Bytes {
+            let mut seen = [false; 256];
+            for prefix in prefixes {
+                if let Some(&b) = prefix.get(k) {
+                    seen[usize::from(b)] = true;
+                }
+            }
+            p *= (0..=255u8)
+                .filter(|&b| seen[usize::from(b)])
+                .map(frequency)
+                .sum::<f64>();
+            continue;
+        }
         let (mut lo, mut hi) = (0u16, 0u16);
         for prefix in prefixes {
             if let Some(&b) = prefix.get(k) {
@@ -122,7 +145,7 @@ pub(super) fn teddy_order(patterns: &[String], buckets: usize) -> Vec<usize> {
                 .collect()
         })
         .collect();
-    let assignment = plan(&prefixes, buckets, mask_len);
+    let assignment = plan(&prefixes, buckets, mask_len, Classes::Nybbles);
     // Representative j (insertion id j) lands in Teddy bucket
     // B - 1 - (j % B): round r of the order holds, for each residue k, the
     // r-th group of planned bucket k. Planned buckets are balanced with the
@@ -142,14 +165,49 @@ pub(super) fn teddy_order(patterns: &[String], buckets: usize) -> Vec<usize> {
     order
 }
 
+/// The bucket of each of `patterns` for the class searcher with `buckets`
+/// buckets: patterns with the same fingerprint share one, and the planner
+/// spreads the fingerprints.
+pub(super) fn class_buckets(patterns: &[&[u8]], buckets: usize) -> Vec<usize> {
+    let mask_len = patterns.iter().map(|p| p.len()).min().unwrap_or(0).min(5);
+    let mut keys: Vec<&[u8]> = patterns
+        .iter()
+        .map(|p| p.get(..mask_len).unwrap_or_default())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let prefixes: Vec<Vec<&[u8]>> = keys.iter().map(|&k| vec![k]).collect();
+    let assignment = plan(&prefixes, buckets, mask_len, Classes::Bytes);
+    patterns
+        .iter()
+        .map(|p| {
+            let key = p.get(..mask_len).unwrap_or_default();
+            let group = keys.binary_search(&key).unwrap_or(0);
+            assignment
+                .iter()
+                .position(|bucket| bucket.contains(&group))
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
 /// Groups per planned bucket: balanced sizes (larger buckets first), then
 /// swaps that lower the total estimated candidate rate.
-fn plan(prefixes: &[Vec<&[u8]>], buckets: usize, mask_len: usize) -> Vec<Vec<usize>> {
+fn plan(
+    prefixes: &[Vec<&[u8]>],
+    buckets: usize,
+    mask_len: usize,
+    classes: Classes,
+) -> Vec<Vec<usize>> {
     let groups = prefixes.len();
     let buckets = buckets.max(1);
     // The commonest prefixes first, dealt round-robin: they start apart.
     let mut by_cost: Vec<usize> = (0..groups).collect();
-    let own = |g: usize| prefixes.get(g).map_or(0.0, |p| bucket_cost(p, mask_len));
+    let own = |g: usize| {
+        prefixes
+            .get(g)
+            .map_or(0.0, |p| bucket_cost(p, mask_len, classes))
+    };
     by_cost.sort_by(|&a, &b| own(b).total_cmp(&own(a)));
     let mut assignment: Vec<Vec<usize>> = vec![Vec::new(); buckets];
     for (i, g) in by_cost.into_iter().enumerate() {
@@ -164,7 +222,7 @@ fn plan(prefixes: &[Vec<&[u8]>], buckets: usize, mask_len: usize) -> Vec<Vec<usi
             .flatten()
             .copied()
             .collect();
-        bucket_cost(&all, mask_len)
+        bucket_cost(&all, mask_len, classes)
     };
     for _ in 0..MAX_PASSES {
         let mut improved = false;
@@ -245,7 +303,7 @@ mod tests {
                         .iter()
                         .map(|&j| pats[order[j]].as_bytes())
                         .collect();
-                    bucket_cost(&prefixes, 4)
+                    bucket_cost(&prefixes, 4, Classes::Nybbles)
                 })
                 .sum()
         };
@@ -255,8 +313,8 @@ mod tests {
 
     #[test]
     fn cost_grows_with_unlike_prefixes() {
-        let alike = bucket_cost(&[b"igno", b"ignx"], 4);
-        let unlike = bucket_cost(&[b"igno", b"yste"], 4);
+        let alike = bucket_cost(&[b"igno", b"ignx"], 4, Classes::Nybbles);
+        let unlike = bucket_cost(&[b"igno", b"yste"], 4, Classes::Nybbles);
         assert!(alike < unlike, "{alike} vs {unlike}");
     }
 }

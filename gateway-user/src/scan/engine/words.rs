@@ -4,7 +4,7 @@
 
 use aho_corasick::{AhoCorasick, MatchKind, packed};
 
-use super::{Owner, plan};
+use super::{Owner, classes::ClassSearcher, plan};
 use crate::scan::ScanError;
 
 /// aho-corasick builds Teddy for at most this many patterns.
@@ -13,8 +13,22 @@ const TEDDY_MAX_PATTERNS: usize = 64;
 /// bytes a step) up to about three prefixes a bucket.
 const SLIM_MAX_GROUPS: usize = 24;
 
+/// Which searcher a literal set asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The class searcher where the CPU has AVX-512 VBMI, else Teddy.
+    Classes,
+    /// aho-corasick's planned Teddy.
+    Packed,
+    /// aho-corasick's automaton.
+    Automaton,
+}
+
 #[derive(Debug)]
 pub(super) enum Search {
+    /// The class searcher (AVX-512 VBMI).
+    Classes(Box<ClassSearcher>),
+    /// aho-corasick's Teddy.
     Packed(packed::Searcher),
     Automaton(AhoCorasick),
 }
@@ -27,17 +41,23 @@ pub(super) struct Words {
 }
 
 impl Words {
-    /// `packed`: try the planned Teddy searcher first (word literals);
-    /// otherwise (markup, secondary) an automaton with its own prefilter.
+    /// `kind`: which searcher to try first; the automaton (with its own
+    /// prefilter) is the fallback for every kind.
     pub(super) fn build(
         entries: &[(String, Owner)],
-        packed: bool,
+        kind: Kind,
     ) -> Result<Option<Self>, ScanError> {
         let (pats, owners) = patterns(entries);
         if pats.is_empty() {
             return Ok(None);
         }
-        if packed
+        if kind == Kind::Classes
+            && pats.len() <= TEDDY_MAX_PATTERNS
+            && let Some(words) = Self::classes(&pats, &owners)
+        {
+            return Ok(Some(words));
+        }
+        if kind != Kind::Automaton
             && pats.len() <= TEDDY_MAX_PATTERNS
             && let Some(words) = Self::packed(&pats, &owners)
         {
@@ -51,6 +71,15 @@ impl Words {
             search: Search::Automaton(ac),
             owners,
         }))
+    }
+
+    fn classes(pats: &[String], owners: &[Vec<Owner>]) -> Option<Self> {
+        let bytes: Vec<&[u8]> = pats.iter().map(|p| p.as_bytes()).collect();
+        let buckets = plan::class_buckets(&bytes, super::classes::BUCKETS);
+        Some(Self {
+            search: Search::Classes(Box::new(ClassSearcher::new(&bytes, &buckets)?)),
+            owners: owners.to_vec(),
+        })
     }
 
     fn packed(pats: &[String], owners: &[Vec<Owner>]) -> Option<Self> {
@@ -83,6 +112,7 @@ impl Words {
             }
         };
         match &self.search {
+            Search::Classes(searcher) => searcher.for_each(lower, call),
             Search::Packed(searcher) => searcher
                 .find_iter(lower)
                 .for_each(|m| call(m.pattern().as_usize(), m.start(), m.end())),

@@ -1,0 +1,408 @@
+//! A Teddy-style packed literal searcher with exact byte classes, for CPUs
+//! with AVX-512 VBMI.
+//!
+//! aho-corasick's Teddy classifies a byte by its two nybbles (`pshufb` on
+//! 16-entry tables), so a bucket holding several prefixes accepts every mix
+//! of their nybbles, and each step pays for the nybble arithmetic. VBMI's
+//! `vpermb` looks 64 bytes up in a 64-entry table in one instruction: a
+//! bucket accepts the bytes its prefixes hold at each of the first five
+//! offsets, by their low six bits. On the lowercased view that is exact
+//! among letters; a letter shares its entry only with a digit or
+//! punctuation (`p` with `0`), which can only add candidates. Candidates
+//! are rare, and each is verified against the bucket's patterns, longest
+//! first.
+//!
+//! Matches are aho-corasick's leftmost-longest, non-overlapping ones; a
+//! differential test and a fuzz target hold the searcher to that. Where the
+//! CPU lacks VBMI, [`ClassSearcher::new`] returns `None` and the engine
+//! keeps aho-corasick's searcher.
+
+use std::cmp::Reverse;
+
+/// Buckets: one bit each in a class table entry.
+pub(super) const BUCKETS: usize = 8;
+/// How many leading bytes of each pattern are classified.
+const FINGERPRINT: usize = 5;
+/// Entries of a class table: bytes are looked up by their low six bits.
+const ENTRIES: usize = 64;
+/// Text positions screened per step (one 512-bit register).
+const STEP: usize = 64;
+
+/// The compiled searcher.
+#[derive(Debug, Clone)]
+pub(super) struct ClassSearcher {
+    /// Per fingerprint offset, per byte (low six bits): the buckets whose
+    /// patterns have that byte at that offset.
+    tables: [[u8; ENTRIES]; FINGERPRINT],
+    /// How many offsets any bucket classifies (1..=5): the rest are skipped.
+    classified: usize,
+    /// Per bucket, its pattern ids, longest first.
+    buckets: [Vec<usize>; BUCKETS],
+    patterns: Vec<Vec<u8>>,
+    /// Per pattern, its first (up to) four bytes as a little-endian word
+    /// and the mask of the bytes it has: most candidates fail on it.
+    heads: Vec<(u32, u32)>,
+}
+
+/// Whether this CPU can run the searcher.
+pub(super) fn supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vbmi")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+impl ClassSearcher {
+    /// A searcher for `patterns` (distinct, none empty), pattern `i` in
+    /// bucket `bucket_of[i]`; `None` when the CPU lacks AVX-512 VBMI or the
+    /// input is not of that shape.
+    pub(super) fn new(patterns: &[&[u8]], bucket_of: &[usize]) -> Option<Self> {
+        if !supported()
+            || patterns.is_empty()
+            || patterns.len() != bucket_of.len()
+            || patterns.iter().any(|p| p.is_empty())
+        {
+            return None;
+        }
+        let mut buckets: [Vec<usize>; BUCKETS] = Default::default();
+        for (id, &bucket) in bucket_of.iter().enumerate() {
+            buckets.get_mut(bucket)?.push(id);
+        }
+        let mut tables = [[0u8; ENTRIES]; FINGERPRINT];
+        let mut classified = 1;
+        for (bucket, list) in buckets.iter_mut().enumerate() {
+            let bit = 1u8 << bucket;
+            // Each bucket classifies as many bytes as its shortest pattern
+            // has (up to five); at later offsets it accepts every byte.
+            let Some(len) = list
+                .iter()
+                .filter_map(|&id| patterns.get(id))
+                .map(|p| p.len())
+                .min()
+            else {
+                continue;
+            };
+            let len = len.min(FINGERPRINT);
+            classified = classified.max(len);
+            for &id in list.iter() {
+                let pattern = patterns.get(id)?;
+                for (table, &byte) in tables.iter_mut().zip(pattern.iter()).take(len) {
+                    *table.get_mut(usize::from(byte) % ENTRIES)? |= bit;
+                }
+            }
+            for table in tables.iter_mut().skip(len) {
+                table.iter_mut().for_each(|entry| *entry |= bit);
+            }
+            list.sort_by_key(|&id| Reverse(patterns.get(id).map_or(0, |p| p.len())));
+        }
+        Some(Self {
+            tables,
+            classified,
+            buckets,
+            patterns: patterns.iter().map(|p| p.to_vec()).collect(),
+            heads: patterns.iter().map(|p| head(p)).collect(),
+        })
+    }
+
+    /// Calls `f(pattern, start, end)` for each leftmost-longest,
+    /// non-overlapping match in `hay`, in order.
+    pub(super) fn for_each(&self, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a `ClassSearcher` exists only where `new` saw the CPU
+        // support AVX-512 F, BW and VBMI, the features `scan` enables.
+        unsafe {
+            match self.classified {
+                1 => self.scan::<1>(hay, &mut f),
+                2 => self.scan::<2>(hay, &mut f),
+                3 => self.scan::<3>(hay, &mut f),
+                4 => self.scan::<4>(hay, &mut f),
+                _ => self.scan::<5>(hay, &mut f),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (hay, &mut f);
+        }
+    }
+
+    /// Checks the candidates of one step: bit `j` of `nonzero` says byte
+    /// `j` of `block` (the buckets) is set for text position `base + j`.
+    #[inline(always)]
+    fn verify(
+        &self,
+        hay: &[u8],
+        base: usize,
+        block: &[u8; STEP],
+        mut nonzero: u64,
+        resume: &mut usize,
+        f: &mut impl FnMut(usize, usize, usize),
+    ) {
+        while nonzero != 0 {
+            let j = nonzero.trailing_zeros() as usize;
+            nonzero &= nonzero - 1;
+            let start = base + j;
+            if start < *resume {
+                continue;
+            }
+            let mut bits = block.get(j).copied().unwrap_or(0);
+            let (word, _) = head(hay.get(start..).unwrap_or_default());
+            let mut best: Option<(usize, usize)> = None;
+            while bits != 0 {
+                let bucket = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                for &id in self.buckets.get(bucket).map_or(&[][..], Vec::as_slice) {
+                    let (Some(pattern), Some(&(want, mask))) =
+                        (self.patterns.get(id), self.heads.get(id))
+                    else {
+                        continue;
+                    };
+                    if word & mask != want {
+                        continue;
+                    }
+                    // Longest first: nothing later in this bucket beats it.
+                    if best.is_some_and(|(len, _)| len >= pattern.len()) {
+                        break;
+                    }
+                    if hay.get(start..start + pattern.len()) == Some(pattern.as_slice()) {
+                        best = Some((pattern.len(), id));
+                        break;
+                    }
+                }
+            }
+            if let Some((len, id)) = best {
+                f(id, start, start + len);
+                *resume = start + len;
+            }
+        }
+    }
+
+    /// The search, classifying `N` offsets (`N` = `self.classified`).
+    ///
+    /// SAFETY: the CPU must support AVX-512 F, BW and VBMI.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    unsafe fn scan<const N: usize>(&self, hay: &[u8], f: &mut impl FnMut(usize, usize, usize)) {
+        use std::arch::x86_64::{_mm512_storeu_si512, _mm512_test_epi8_mask};
+
+        // SAFETY: the caller guarantees the CPU features.
+        let tables = unsafe { x86::Tables::load(&self.tables) };
+        let mut resume = 0;
+        let mut block = [0u8; STEP];
+        let n = hay.len();
+        let mut at = 0;
+        while at + STEP + FINGERPRINT - 1 <= n {
+            // SAFETY: at + 68 <= n, so every load is inside `hay`.
+            let m = unsafe { tables.classify::<N>(hay.as_ptr().add(at)) };
+            let nonzero = _mm512_test_epi8_mask(m, m);
+            if nonzero != 0 {
+                // SAFETY: `block` is 64 writable bytes.
+                unsafe { _mm512_storeu_si512(block.as_mut_ptr().cast(), m) };
+                self.verify(hay, at, &block, nonzero, &mut resume, f);
+            }
+            at += STEP;
+        }
+        // The last (under 68) bytes, copied into a zero-padded buffer.
+        let rest = hay.get(at..).unwrap_or_default();
+        let mut padded = [0u8; 2 * STEP + FINGERPRINT];
+        if let Some(head) = padded.get_mut(..rest.len()) {
+            head.copy_from_slice(rest);
+        }
+        let mut offset = 0;
+        while offset < rest.len() {
+            // SAFETY: offset < 68, so offset <= 64 and offset + 68 <= 132,
+            // inside the 133-byte buffer.
+            let m = unsafe { tables.classify::<N>(padded.as_ptr().add(offset)) };
+            let live = rest.len() - offset;
+            let keep = if live >= STEP {
+                u64::MAX
+            } else {
+                (1u64 << live) - 1
+            };
+            let nonzero = _mm512_test_epi8_mask(m, m) & keep;
+            if nonzero != 0 {
+                // SAFETY: `block` is 64 writable bytes.
+                unsafe { _mm512_storeu_si512(block.as_mut_ptr().cast(), m) };
+                self.verify(hay, at + offset, &block, nonzero, &mut resume, f);
+            }
+            offset += STEP;
+        }
+    }
+}
+
+/// The first (up to) four bytes of `bytes` as a little-endian word, and
+/// the mask of the bytes present.
+#[inline(always)]
+fn head(bytes: &[u8]) -> (u32, u32) {
+    if let Some(&four) = bytes.first_chunk::<4>() {
+        return (u32::from_le_bytes(four), u32::MAX);
+    }
+    let mut word = [0u8; 4];
+    let mut mask = [0u8; 4];
+    for (k, &b) in bytes.iter().enumerate().take(4) {
+        word[k] = b;
+        mask[k] = u8::MAX;
+    }
+    (u32::from_le_bytes(word), u32::from_le_bytes(mask))
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{
+        __m512i, _mm512_and_si512, _mm512_loadu_si512, _mm512_permutexvar_epi8,
+    };
+
+    use super::{ENTRIES, FINGERPRINT};
+
+    /// The class tables in registers, one per offset.
+    pub(super) struct Tables {
+        tables: [__m512i; FINGERPRINT],
+    }
+
+    impl Tables {
+        /// SAFETY: the CPU must support AVX-512 F.
+        #[target_feature(enable = "avx512f")]
+        pub(super) unsafe fn load(tables: &[[u8; ENTRIES]; FINGERPRINT]) -> Self {
+            // SAFETY: each table is 64 bytes, one unaligned load.
+            Self {
+                tables: tables.map(|t| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) }),
+            }
+        }
+
+        /// The buckets of the 64 text positions from `p`: byte `j` holds the
+        /// buckets whose fingerprints match bytes `p + j .. p + j + N`.
+        ///
+        /// SAFETY: the CPU must support AVX-512 F and VBMI, and
+        /// `p .. p + STEP + FINGERPRINT - 1` must be readable.
+        #[target_feature(enable = "avx512f,avx512vbmi")]
+        #[inline]
+        pub(super) unsafe fn classify<const N: usize>(&self, p: *const u8) -> __m512i {
+            // SAFETY: the caller guarantees the 68 bytes from p.
+            unsafe {
+                let mut m = _mm512_permutexvar_epi8(_mm512_loadu_si512(p.cast()), self.tables[0]);
+                for k in 1..N.min(FINGERPRINT) {
+                    let bytes = _mm512_loadu_si512(p.add(k).cast());
+                    m = _mm512_and_si512(m, _mm512_permutexvar_epi8(bytes, self.tables[k]));
+                }
+                m
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aho_corasick::{AhoCorasick, MatchKind};
+
+    use super::{BUCKETS, ClassSearcher, supported};
+
+    /// A small deterministic generator (xorshift): no test dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Bytes from a small alphabet (so patterns overlap and recur), with
+    /// look-alikes under the six-bit lookup (`p`/`0`, `a`/`!`) and bytes
+    /// above 0x7f.
+    const ALPHABET: &[u8] = b"abp0!. \xc3\xa9\x80";
+
+    fn matches(
+        hay: &[u8],
+        patterns: &[Vec<u8>],
+        bucket_of: &[usize],
+    ) -> Vec<(usize, usize, usize)> {
+        let slices: Vec<&[u8]> = patterns.iter().map(Vec::as_slice).collect();
+        let searcher = ClassSearcher::new(&slices, bucket_of).expect("the CPU has VBMI");
+        let mut out = Vec::new();
+        searcher.for_each(hay, |p, s, e| out.push((p, s, e)));
+        out
+    }
+
+    #[test]
+    fn matches_are_aho_corasick_leftmost_longest() {
+        if !supported() {
+            eprintln!("skipped: this CPU has no AVX-512 VBMI (the engine uses Teddy)");
+            return;
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..2000 {
+            let count = 1 + rng.below(20);
+            let mut patterns: Vec<Vec<u8>> = Vec::new();
+            while patterns.len() < count {
+                let len = 1 + rng.below(7);
+                let p: Vec<u8> = (0..len)
+                    .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+                    .collect();
+                if !patterns.contains(&p) {
+                    patterns.push(p);
+                }
+            }
+            let bucket_of: Vec<usize> = (0..count).map(|_| rng.below(BUCKETS)).collect();
+            // Lengths around the 64-byte step and the 68-byte tail.
+            let len = rng.below(300);
+            let hay: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+                .collect();
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&patterns)
+                .expect("automaton");
+            let want: Vec<(usize, usize, usize)> = ac
+                .find_iter(&hay)
+                .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+                .collect();
+            assert_eq!(
+                matches(&hay, &patterns, &bucket_of),
+                want,
+                "case {case}: patterns {patterns:?} in buckets {bucket_of:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn finds_matches_at_every_offset_of_the_step_and_the_tail() {
+        if !supported() {
+            eprintln!("skipped: this CPU has no AVX-512 VBMI (the engine uses Teddy)");
+            return;
+        }
+        let patterns = vec![b"ystem".to_vec(), b"gnor".to_vec(), b"u are ".to_vec()];
+        for len in [0, 3, 4, 63, 64, 67, 68, 69, 128, 131, 200] {
+            for at in 0..len {
+                let mut hay = vec![b'x'; len];
+                let Some(slot) = hay.get_mut(at..at + 4) else {
+                    continue;
+                };
+                slot.copy_from_slice(b"gnor");
+                assert_eq!(
+                    matches(&hay, &patterns, &[0, 1, 2]),
+                    vec![(1, at, at + 4)],
+                    "gnor at {at} of {len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_search() {
+        let ok: Vec<&[u8]> = vec![b"abc"];
+        assert!(ClassSearcher::new(&[], &[]).is_none());
+        assert!(ClassSearcher::new(&[b"".as_slice()], &[0]).is_none());
+        assert!(ClassSearcher::new(&ok, &[BUCKETS]).is_none());
+        assert!(ClassSearcher::new(&ok, &[0, 1]).is_none());
+    }
+}
