@@ -9,8 +9,8 @@
 //! offsets, by their low six bits. On the lowercased view that is exact
 //! among letters; a letter shares its entry only with a digit or
 //! punctuation (`p` with `0`), which can only add candidates. Candidates
-//! are rare, and each is verified against the bucket's patterns, longest
-//! first.
+//! are rare; each costs one probe of a table of the patterns' first four
+//! bytes, then a comparison with the patterns found there, longest first.
 //!
 //! Matches are aho-corasick's leftmost-longest, non-overlapping ones; a
 //! differential test and a fuzz target hold the searcher to that. Where the
@@ -36,12 +36,92 @@ pub(super) struct ClassSearcher {
     tables: [[u8; ENTRIES]; FINGERPRINT],
     /// How many offsets any bucket classifies (1..=5): the rest are skipped.
     classified: usize,
-    /// Per bucket, its pattern ids, longest first.
-    buckets: [Vec<usize>; BUCKETS],
     patterns: Vec<Vec<u8>>,
-    /// Per pattern, its first (up to) four bytes as a little-endian word
-    /// and the mask of the bytes it has: most candidates fail on it.
-    heads: Vec<(u32, u32)>,
+    /// Candidates are verified by their first four bytes: most fail there.
+    heads: Heads,
+}
+
+/// The patterns by their first four bytes (a little-endian word), in an
+/// open-addressing table: a candidate costs one probe, whatever its bucket.
+#[derive(Debug, Clone)]
+struct Heads {
+    /// Per slot: the word, and the range of `ids` holding its patterns
+    /// (longest first); an empty range is an empty slot.
+    slots: Vec<(u32, u16, u16)>,
+    /// Bits of the slot index.
+    bits: u32,
+    ids: Vec<usize>,
+    /// Patterns shorter than four bytes: (word, mask of its bytes, id),
+    /// longest first.
+    short: Vec<(u32, u32, usize)>,
+}
+
+impl Heads {
+    fn new(patterns: &[&[u8]]) -> Option<Self> {
+        let mut long: Vec<(u32, usize)> = Vec::new();
+        let mut short = Vec::new();
+        for (id, p) in patterns.iter().enumerate() {
+            let (word, mask) = head(p);
+            if p.len() >= 4 {
+                long.push((word, id));
+            } else {
+                short.push((word, mask, id));
+            }
+        }
+        // Same head together, longest pattern first.
+        long.sort_by_key(|&(word, id)| (word, Reverse(patterns.get(id).map_or(0, |p| p.len()))));
+        short.sort_by_key(|&(_, _, id)| Reverse(patterns.get(id).map_or(0, |p| p.len())));
+        let distinct = long.windows(2).filter(|w| w[0].0 != w[1].0).count() + 1;
+        let bits = (4 * distinct).next_power_of_two().max(16).trailing_zeros();
+        let mut slots = vec![(0u32, 0u16, 0u16); 1 << bits];
+        let ids: Vec<usize> = long.iter().map(|&(_, id)| id).collect();
+        let mut at = 0;
+        while at < long.len() {
+            let word = long.get(at)?.0;
+            let count = long
+                .get(at..)?
+                .iter()
+                .take_while(|&&(w, _)| w == word)
+                .count();
+            let mut slot = slot_of(word, bits);
+            while slots.get(slot)?.2 != 0 {
+                slot = (slot + 1) & ((1 << bits) - 1);
+            }
+            *slots.get_mut(slot)? = (word, u16::try_from(at).ok()?, u16::try_from(count).ok()?);
+            at += count;
+        }
+        Some(Self {
+            slots,
+            bits,
+            ids,
+            short,
+        })
+    }
+
+    /// The ids of the patterns of four or more bytes that start with `word`.
+    #[inline(always)]
+    fn long(&self, word: u32) -> &[usize] {
+        let mask = (1usize << self.bits) - 1;
+        let mut slot = slot_of(word, self.bits);
+        loop {
+            match self.slots.get(slot) {
+                Some(&(_, _, 0)) | None => return &[],
+                Some(&(w, from, count)) if w == word => {
+                    let from = usize::from(from);
+                    return self
+                        .ids
+                        .get(from..from + usize::from(count))
+                        .unwrap_or_default();
+                }
+                Some(_) => slot = (slot + 1) & mask,
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn slot_of(word: u32, bits: u32) -> usize {
+    (word.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
 }
 
 /// Whether this CPU can run the searcher.
@@ -60,9 +140,15 @@ pub(super) fn supported() -> bool {
 
 impl ClassSearcher {
     /// A searcher for `patterns` (distinct, none empty), pattern `i` in
-    /// bucket `bucket_of[i]`; `None` when the CPU lacks AVX-512 VBMI or the
-    /// input is not of that shape.
-    pub(super) fn new(patterns: &[&[u8]], bucket_of: &[usize]) -> Option<Self> {
+    /// bucket `bucket_of[i]`, classifying at most `max_fingerprint` bytes
+    /// (1..=5: fewer is less work a step, more is fewer candidates);
+    /// `None` when the CPU lacks AVX-512 VBMI or the input is not of that
+    /// shape.
+    pub(super) fn new(
+        patterns: &[&[u8]],
+        bucket_of: &[usize],
+        max_fingerprint: usize,
+    ) -> Option<Self> {
         if !supported()
             || patterns.is_empty()
             || patterns.len() != bucket_of.len()
@@ -74,12 +160,15 @@ impl ClassSearcher {
         for (id, &bucket) in bucket_of.iter().enumerate() {
             buckets.get_mut(bucket)?.push(id);
         }
+        if patterns.len() > usize::from(u16::MAX) {
+            return None;
+        }
         let mut tables = [[0u8; ENTRIES]; FINGERPRINT];
         let mut classified = 1;
         for (bucket, list) in buckets.iter_mut().enumerate() {
             let bit = 1u8 << bucket;
             // Each bucket classifies as many bytes as its shortest pattern
-            // has (up to five); at later offsets it accepts every byte.
+            // has (up to the limit); at later offsets it accepts every byte.
             let Some(len) = list
                 .iter()
                 .filter_map(|&id| patterns.get(id))
@@ -88,7 +177,7 @@ impl ClassSearcher {
             else {
                 continue;
             };
-            let len = len.min(FINGERPRINT);
+            let len = len.min(max_fingerprint).clamp(1, FINGERPRINT);
             classified = classified.max(len);
             for &id in list.iter() {
                 let pattern = patterns.get(id)?;
@@ -99,14 +188,12 @@ impl ClassSearcher {
             for table in tables.iter_mut().skip(len) {
                 table.iter_mut().for_each(|entry| *entry |= bit);
             }
-            list.sort_by_key(|&id| Reverse(patterns.get(id).map_or(0, |p| p.len())));
         }
         Some(Self {
             tables,
             classified,
-            buckets,
             patterns: patterns.iter().map(|p| p.to_vec()).collect(),
-            heads: patterns.iter().map(|p| head(p)).collect(),
+            heads: Heads::new(patterns)?,
         })
     }
 
@@ -131,51 +218,46 @@ impl ClassSearcher {
         }
     }
 
-    /// Checks the candidates of one step: bit `j` of `nonzero` says byte
-    /// `j` of `block` (the buckets) is set for text position `base + j`.
+    /// Checks the candidates of one step: bit `j` of `nonzero` marks text
+    /// position `base + j`.
     #[inline(always)]
     fn verify(
         &self,
         hay: &[u8],
         base: usize,
-        block: &[u8; STEP],
         mut nonzero: u64,
         resume: &mut usize,
         f: &mut impl FnMut(usize, usize, usize),
     ) {
         while nonzero != 0 {
-            let j = nonzero.trailing_zeros() as usize;
+            let start = base + nonzero.trailing_zeros() as usize;
             nonzero &= nonzero - 1;
-            let start = base + j;
             if start < *resume {
                 continue;
             }
-            let mut bits = block.get(j).copied().unwrap_or(0);
-            let (word, _) = head(hay.get(start..).unwrap_or_default());
-            let mut best: Option<(usize, usize)> = None;
-            while bits != 0 {
-                let bucket = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                for &id in self.buckets.get(bucket).map_or(&[][..], Vec::as_slice) {
-                    let (Some(pattern), Some(&(want, mask))) =
-                        (self.patterns.get(id), self.heads.get(id))
-                    else {
-                        continue;
-                    };
-                    if word & mask != want {
-                        continue;
-                    }
-                    // Longest first: nothing later in this bucket beats it.
-                    if best.is_some_and(|(len, _)| len >= pattern.len()) {
-                        break;
-                    }
-                    if hay.get(start..start + pattern.len()) == Some(pattern.as_slice()) {
-                        best = Some((pattern.len(), id));
-                        break;
-                    }
-                }
-            }
-            if let Some((len, id)) = best {
+            let rest = hay.get(start..).unwrap_or_default();
+            let (word, _) = head(rest);
+            let fits = |id: &usize| {
+                self.patterns
+                    .get(*id)
+                    .filter(|p| rest.starts_with(p))
+                    .map(|p| (*id, p.len()))
+            };
+            // Longest first: a pattern of four or more bytes beats any
+            // shorter one at the same start.
+            let found = if rest.len() >= 4 {
+                self.heads.long(word).iter().find_map(fits)
+            } else {
+                None
+            };
+            let found = found.or_else(|| {
+                self.heads
+                    .short
+                    .iter()
+                    .filter(|&&(w, mask, _)| word & mask == w)
+                    .find_map(|(_, _, id)| fits(id))
+            });
+            if let Some((id, len)) = found {
                 f(id, start, start + len);
                 *resume = start + len;
             }
@@ -188,12 +270,11 @@ impl ClassSearcher {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
     unsafe fn scan<const N: usize>(&self, hay: &[u8], f: &mut impl FnMut(usize, usize, usize)) {
-        use std::arch::x86_64::{_mm512_storeu_si512, _mm512_test_epi8_mask};
+        use std::arch::x86_64::_mm512_test_epi8_mask;
 
         // SAFETY: the caller guarantees the CPU features.
         let tables = unsafe { x86::Tables::load(&self.tables) };
         let mut resume = 0;
-        let mut block = [0u8; STEP];
         let n = hay.len();
         let mut at = 0;
         while at + STEP + FINGERPRINT - 1 <= n {
@@ -201,9 +282,7 @@ impl ClassSearcher {
             let m = unsafe { tables.classify::<N>(hay.as_ptr().add(at)) };
             let nonzero = _mm512_test_epi8_mask(m, m);
             if nonzero != 0 {
-                // SAFETY: `block` is 64 writable bytes.
-                unsafe { _mm512_storeu_si512(block.as_mut_ptr().cast(), m) };
-                self.verify(hay, at, &block, nonzero, &mut resume, f);
+                self.verify(hay, at, nonzero, &mut resume, f);
             }
             at += STEP;
         }
@@ -226,9 +305,7 @@ impl ClassSearcher {
             };
             let nonzero = _mm512_test_epi8_mask(m, m) & keep;
             if nonzero != 0 {
-                // SAFETY: `block` is 64 writable bytes.
-                unsafe { _mm512_storeu_si512(block.as_mut_ptr().cast(), m) };
-                self.verify(hay, at + offset, &block, nonzero, &mut resume, f);
+                self.verify(hay, at + offset, nonzero, &mut resume, f);
             }
             offset += STEP;
         }
@@ -327,7 +404,8 @@ mod tests {
         bucket_of: &[usize],
     ) -> Vec<(usize, usize, usize)> {
         let slices: Vec<&[u8]> = patterns.iter().map(Vec::as_slice).collect();
-        let searcher = ClassSearcher::new(&slices, bucket_of).expect("the CPU has VBMI");
+        let searcher = ClassSearcher::new(&slices, bucket_of, 1 + bucket_of.len() % 5)
+            .expect("the CPU has VBMI");
         let mut out = Vec::new();
         searcher.for_each(hay, |p, s, e| out.push((p, s, e)));
         out
@@ -400,9 +478,9 @@ mod tests {
     #[test]
     fn rejects_what_it_cannot_search() {
         let ok: Vec<&[u8]> = vec![b"abc"];
-        assert!(ClassSearcher::new(&[], &[]).is_none());
-        assert!(ClassSearcher::new(&[b"".as_slice()], &[0]).is_none());
-        assert!(ClassSearcher::new(&ok, &[BUCKETS]).is_none());
-        assert!(ClassSearcher::new(&ok, &[0, 1]).is_none());
+        assert!(ClassSearcher::new(&[], &[], 5).is_none());
+        assert!(ClassSearcher::new(&[b"".as_slice()], &[0], 5).is_none());
+        assert!(ClassSearcher::new(&ok, &[BUCKETS], 5).is_none());
+        assert!(ClassSearcher::new(&ok, &[0, 1], 5).is_none());
     }
 }

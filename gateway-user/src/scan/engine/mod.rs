@@ -133,6 +133,13 @@ impl Engine {
             secondary.extend(rule.secondary.iter().map(owner));
         }
         words.push((NATO_NEEDLE.to_owned(), Owner::Nato));
+        let classes_or_teddy = |fingerprint| {
+            if class_search {
+                Kind::Classes { fingerprint }
+            } else {
+                Kind::Packed
+            }
+        };
         markup.extend(LINK_NEEDLES.iter().map(|&(n, o)| (n.to_owned(), o)));
         markup.extend(
             COMMENT_NEEDLES
@@ -140,16 +147,10 @@ impl Engine {
                 .map(|n| (n.to_string(), Owner::Comments)),
         );
         Ok(Self {
-            primary: Words::build(
-                &words,
-                if class_search {
-                    Kind::Classes
-                } else {
-                    Kind::Packed
-                },
-            )?,
-            // Two-byte Teddy beats four classified bytes on markup.
-            markup: Words::build(&markup, Kind::Packed)?,
+            // Five classified bytes keep word candidates rare; markup is
+            // rare in prose, and two bytes a step are half the work.
+            primary: Words::build(&words, classes_or_teddy(5))?,
+            markup: Words::build(&markup, classes_or_teddy(2))?,
             secondary: Words::build(&secondary, Kind::Automaton)?,
             rules,
         })

@@ -166,10 +166,15 @@ pub(super) fn teddy_order(patterns: &[String], buckets: usize) -> Vec<usize> {
 }
 
 /// The bucket of each of `patterns` for the class searcher with `buckets`
-/// buckets: patterns with the same fingerprint share one, and the planner
-/// spreads the fingerprints.
-pub(super) fn class_buckets(patterns: &[&[u8]], buckets: usize) -> Vec<usize> {
-    let mask_len = patterns.iter().map(|p| p.len()).min().unwrap_or(0).min(5);
+/// buckets classifying up to `fingerprint` bytes: patterns with the same
+/// fingerprint share one, and the planner spreads the fingerprints.
+pub(super) fn class_buckets(patterns: &[&[u8]], buckets: usize, fingerprint: usize) -> Vec<usize> {
+    let mask_len = patterns
+        .iter()
+        .map(|p| p.len())
+        .min()
+        .unwrap_or(0)
+        .min(fingerprint);
     let mut keys: Vec<&[u8]> = patterns
         .iter()
         .map(|p| p.get(..mask_len).unwrap_or_default())

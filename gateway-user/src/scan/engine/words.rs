@@ -16,8 +16,9 @@ const SLIM_MAX_GROUPS: usize = 24;
 /// Which searcher a literal set asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
-    /// The class searcher where the CPU has AVX-512 VBMI, else Teddy.
-    Classes,
+    /// The class searcher classifying up to `fingerprint` bytes, where the
+    /// CPU has AVX-512 VBMI; else Teddy.
+    Classes { fingerprint: usize },
     /// aho-corasick's planned Teddy.
     Packed,
     /// aho-corasick's automaton.
@@ -51,9 +52,9 @@ impl Words {
         if pats.is_empty() {
             return Ok(None);
         }
-        if kind == Kind::Classes
+        if let Kind::Classes { fingerprint } = kind
             && pats.len() <= TEDDY_MAX_PATTERNS
-            && let Some(words) = Self::classes(&pats, &owners)
+            && let Some(words) = Self::classes(&pats, &owners, fingerprint)
         {
             return Ok(Some(words));
         }
@@ -73,11 +74,11 @@ impl Words {
         }))
     }
 
-    fn classes(pats: &[String], owners: &[Vec<Owner>]) -> Option<Self> {
+    fn classes(pats: &[String], owners: &[Vec<Owner>], fingerprint: usize) -> Option<Self> {
         let bytes: Vec<&[u8]> = pats.iter().map(|p| p.as_bytes()).collect();
-        let buckets = plan::class_buckets(&bytes, super::classes::BUCKETS);
+        let buckets = plan::class_buckets(&bytes, super::classes::BUCKETS, fingerprint);
         Some(Self {
-            search: Search::Classes(Box::new(ClassSearcher::new(&bytes, &buckets)?)),
+            search: Search::Classes(Box::new(ClassSearcher::new(&bytes, &buckets, fingerprint)?)),
             owners: owners.to_vec(),
         })
     }
