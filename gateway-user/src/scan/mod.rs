@@ -17,6 +17,7 @@ mod comments;
 mod encoded;
 mod engine;
 mod links;
+mod lowercase;
 mod mcp;
 mod normalize;
 mod policy;

@@ -53,12 +53,11 @@ fn piece_at(map: &[Piece], at: usize) -> Option<&Piece> {
 impl View {
     /// Builds the view of `text`.
     pub fn new(text: &str) -> Self {
-        let bytes = text.as_bytes();
-        if bytes.is_ascii() {
-            let mut lower = take_buffer();
-            lower.extend(bytes.iter().map(u8::to_ascii_lowercase));
+        let mut lower = take_buffer();
+        if super::lowercase::lowercase_ascii(text.as_bytes(), &mut lower) {
             return Self { lower, map: None };
         }
+        give_back(lower);
         normalize(text)
     }
 
