@@ -306,7 +306,7 @@ impl Scanner {
             unicode::scan(text, &mut out);
         }
         if depth < MAX_DECODE_DEPTH {
-            let mut blobs = encoded::find(text);
+            let mut blobs = encoded::find_in(text, view.is_ascii());
             if triggers.nato {
                 blobs.extend(spelled::nato(text));
             }

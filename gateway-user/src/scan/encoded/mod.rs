@@ -100,11 +100,18 @@ fn member(bit: u8) -> impl Fn(&u8) -> bool {
 
 /// Finds and decodes blobs in `text`; only plaintexts that look like text
 /// are returned.
+#[cfg(test)]
 pub(crate) fn find(text: &str) -> Vec<Blob> {
+    find_in(text, text.is_ascii())
+}
+
+/// [`find`] for a text the caller already knows to be ASCII or not (the
+/// scanner's view does): Braille needs non-ASCII bytes.
+pub(crate) fn find_in(text: &str, ascii: bool) -> Vec<Blob> {
     let mut out = Vec::new();
     let mut walk = Walk::default();
-    let non_ascii = screen::regions(text.as_bytes(), |r| walk.blocks(text, r, &mut out));
-    if non_ascii {
+    screen::regions(text.as_bytes(), |r| walk.blocks(text, r, &mut out));
+    if !ascii {
         spelled::braille(text, &mut out);
     }
     out
@@ -113,7 +120,7 @@ pub(crate) fn find(text: &str) -> Vec<Blob> {
 /// How many blobs `find` decodes in `text` (for the benchmarks).
 #[doc(hidden)]
 pub fn bench_find(text: &str) -> usize {
-    find(text).len()
+    find_in(text, text.is_ascii()).len()
 }
 
 /// The block walk: aligned blocks are visited once, in order. A maximal
