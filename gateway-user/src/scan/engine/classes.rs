@@ -5,8 +5,8 @@
 //! 16-entry tables), so a bucket holding several prefixes accepts every mix
 //! of their nybbles, and each step pays for the nybble arithmetic. VBMI's
 //! `vpermb` looks 64 bytes up in a 64-entry table in one instruction: a
-//! bucket accepts the bytes its prefixes hold at each of the first five
-//! offsets, by their low six bits. On the lowercased view that is exact
+//! bucket accepts the bytes its prefixes hold at each of the first (up to
+//! five) offsets, by their low six bits. On the lowercased view that is exact
 //! among letters; a letter shares its entry only with a digit or
 //! punctuation (`p` with `0`), which can only add candidates. Candidates
 //! are rare; each costs one probe of a table of the patterns' first four
