@@ -1,6 +1,8 @@
 //! Scanner throughput (GB/s) on 1 KB, 64 KB and 1 MB responses — clean
 //! ASCII, clean multilingual and malicious — beside a `regex::RegexSet` of
 //! the same rules, measured in the same run; prints ratios, `--json` for JSON.
+//! Where the CPU has AVX-512 VBMI (the scanner's class searcher), the same
+//! scanner on aho-corasick's Teddy is measured beside it too.
 //!
 //! Inputs come from the injection dev corpus (benign cases for the clean
 //! inputs, malicious cases for the malicious one; path as for `eval-scan`)
@@ -76,6 +78,13 @@ fn main() -> Result<()> {
     let multilingual = format!("{MULTILINGUAL}{benign}");
 
     let scanner = Scanner::builtin()?;
+    // The same rules on aho-corasick's Teddy, when the class searcher is in
+    // use (otherwise the two are the same scanner).
+    let teddy = if scanner.uses_class_search() {
+        Some(Scanner::builder().class_search(false).build()?)
+    } else {
+        None
+    };
     if let Some(n) = fixed {
         let input = fill(&ascii, fixed_size);
         let mut findings = 0;
@@ -117,6 +126,11 @@ fn main() -> Result<()> {
             let ours = measure(input.len(), || {
                 black_box(scanner.scan_text(black_box(&input))).len()
             });
+            let on_teddy = teddy.as_ref().map(|t| {
+                measure(input.len(), || {
+                    black_box(t.scan_text(black_box(&input))).len()
+                })
+            });
             let base = if baseline {
                 measure(input.len(), || {
                     black_box(set.matches(black_box(&input))).iter().count()
@@ -127,10 +141,15 @@ fn main() -> Result<()> {
             let row = json!({
                 "input": kind, "size": label, "bytes": input.len(),
                 "scanner_gbps": ours, "regexset_gbps": base, "ratio": ours / base,
+                "class_search": teddy.is_some(),
+                "teddy_gbps": on_teddy, "class_vs_teddy": on_teddy.map(|t| ours / t),
             });
             if !json_out {
+                let versus = on_teddy.map_or(String::new(), |t| {
+                    format!("   on Teddy {t:7.3} GB/s ({:.2}x)", ours / t)
+                });
                 println!(
-                    "{kind:<19} {label:>5}: scanner {ours:7.3} GB/s   RegexSet {base:7.3} GB/s   ratio {:6.1}x",
+                    "{kind:<19} {label:>5}: scanner {ours:7.3} GB/s   RegexSet {base:7.3} GB/s   ratio {:6.1}x{versus}",
                     ours / base
                 );
             }
