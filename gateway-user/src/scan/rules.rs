@@ -1,7 +1,11 @@
 //! The rules file: a versioned TOML list of literal-triggered rules, parsed
 //! strictly, plus the built-in set compiled into the binary.
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::meta::Regex;
+use regex_syntax::hir::{
+    Hir,
+    literal::{ExtractKind, Extractor},
+};
 use serde::{Deserialize, Serialize};
 
 use super::ScanError;
@@ -202,10 +206,25 @@ pub(crate) struct Rule {
     /// Anchors searched only in a text where a phrasing rule already
     /// confirmed (they add evidence; they never cost a pass on clean text).
     pub secondary: Vec<Anchor>,
-    pub confirm: Option<Regex>,
+    pub confirm: Option<Confirm>,
     /// The confirm regex's source, for baseline comparisons.
     pub confirm_src: Option<String>,
 }
+
+/// A compiled confirm regex (over the lowercased view: bytes, not
+/// necessarily UTF-8), and what its matches start with.
+#[derive(Debug)]
+pub(crate) struct Confirm {
+    pub regex: Regex,
+    /// Byte strings (two to four bytes) one of which starts every match,
+    /// when there are at most `MAX_STARTS`: the engine looks for them in
+    /// a window and tries the regex anchored there, instead of an
+    /// unanchored search with the regex's own prefilter.
+    pub starts: Option<Vec<Vec<u8>>>,
+}
+
+/// Most match starts kept for a confirm regex.
+pub(crate) const MAX_STARTS: usize = 64;
 
 /// Parses a rules file; `origin` names it in errors.
 pub(crate) fn parse_rules(text: &str, origin: &str) -> Result<Vec<Rule>, ScanError> {
@@ -286,11 +305,8 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, ScanError> {
             // anchors are ASCII: ASCII-only `\w`, `\b` and `\s` keep the
             // confirm DFAs small and fast. A pattern that needs Unicode
             // (a non-ASCII literal or class) gets Unicode mode.
-            RegexBuilder::new(src)
-                .unicode(false)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .or_else(|_| RegexBuilder::new(src).size_limit(REGEX_SIZE_LIMIT).build())
+            confirm_regex(src, false)
+                .or_else(|_| confirm_regex(src, true))
                 .map_err(|e| bad(format!("confirm regex: {e}")))?,
         ),
     };
@@ -306,6 +322,40 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, ScanError> {
 }
 
 /// Validates one literal and resolves its window (the rule's by default).
+/// Compiles a confirm regex, in ASCII (`unicode == false`) or Unicode mode.
+fn confirm_regex(src: &str, unicode: bool) -> Result<Confirm, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(unicode)
+        .utf8(false)
+        .build()
+        .parse(src)
+        .map_err(|e| e.to_string())?;
+    let regex = Regex::builder()
+        .configure(Regex::config().nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
+        .build_from_hir(&hir)
+        .map_err(|e| e.to_string())?;
+    Ok(Confirm {
+        regex,
+        starts: match_starts(&hir),
+    })
+}
+
+/// The first (up to four) bytes every match of `hir` starts with, when
+/// they are few and none is shorter than two bytes; `None` otherwise.
+fn match_starts(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    seq.keep_first_bytes(4);
+    seq.dedup();
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.len() > MAX_STARTS || literals.iter().any(|l| l.len() < 2) {
+        return None;
+    }
+    let mut starts: Vec<Vec<u8>> = literals.iter().map(|l| l.as_bytes().to_vec()).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    Some(starts)
+}
+
 fn anchor(spec: &LiteralSpec, before: usize, after: usize) -> Result<Anchor, String> {
     let full = spec.text();
     let (lit, word_end) = split_boundary(full);

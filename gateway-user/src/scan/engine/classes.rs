@@ -17,7 +17,7 @@
 //! CPU lacks VBMI, [`ClassSearcher::new`] returns `None` and the engine
 //! keeps aho-corasick's searcher.
 
-use std::cmp::Reverse;
+use std::{cmp::Reverse, ops::ControlFlow};
 
 /// Buckets: one bit each in a class table entry.
 pub(super) const BUCKETS: usize = 8;
@@ -200,22 +200,76 @@ impl ClassSearcher {
     /// Calls `f(pattern, start, end)` for each leftmost-longest,
     /// non-overlapping match in `hay`, in order.
     pub(super) fn for_each(&self, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+        let mut resume = 0;
+        self.blocks(hay, &mut |base, nonzero| {
+            self.verify(hay, base, nonzero, &mut resume, &mut f);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// Calls `f(start)` for every position of `hay` where some pattern
+    /// starts (overlapping ones too), in order, until `f` breaks.
+    pub(super) fn for_each_start(&self, hay: &[u8], mut f: impl FnMut(usize) -> ControlFlow<()>) {
+        self.blocks(hay, &mut |base, mut nonzero| {
+            while nonzero != 0 {
+                let start = base + nonzero.trailing_zeros() as usize;
+                nonzero &= nonzero - 1;
+                if self
+                    .longest_at(hay.get(start..).unwrap_or_default())
+                    .is_some()
+                {
+                    f(start)?;
+                }
+            }
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// Calls `visit(base, nonzero)` for each step with candidates (bit `j`:
+    /// text position `base + j`), in order, until it breaks.
+    fn blocks(&self, hay: &[u8], visit: &mut impl FnMut(usize, u64) -> ControlFlow<()>) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a `ClassSearcher` exists only where `new` saw the CPU
         // support AVX-512 F, BW and VBMI, the features `scan` enables.
         unsafe {
             match self.classified {
-                1 => self.scan::<1>(hay, &mut f),
-                2 => self.scan::<2>(hay, &mut f),
-                3 => self.scan::<3>(hay, &mut f),
-                4 => self.scan::<4>(hay, &mut f),
-                _ => self.scan::<5>(hay, &mut f),
+                1 => self.scan::<1>(hay, visit),
+                2 => self.scan::<2>(hay, visit),
+                3 => self.scan::<3>(hay, visit),
+                4 => self.scan::<4>(hay, visit),
+                _ => self.scan::<5>(hay, visit),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (hay, &mut f);
+            let _ = (hay, visit);
         }
+    }
+
+    /// The longest pattern at the start of `rest`: (id, length).
+    #[inline(always)]
+    fn longest_at(&self, rest: &[u8]) -> Option<(usize, usize)> {
+        let (word, _) = head(rest);
+        let fits = |id: &usize| {
+            self.patterns
+                .get(*id)
+                .filter(|p| rest.starts_with(p))
+                .map(|p| (*id, p.len()))
+        };
+        // Longest first: a pattern of four or more bytes beats any shorter
+        // one at the same start.
+        let found = if rest.len() >= 4 {
+            self.heads.long(word).iter().find_map(fits)
+        } else {
+            None
+        };
+        found.or_else(|| {
+            self.heads
+                .short
+                .iter()
+                .filter(|&&(w, mask, _)| word & mask == w)
+                .find_map(|(_, _, id)| fits(id))
+        })
     }
 
     /// Checks the candidates of one step: bit `j` of `nonzero` marks text
@@ -235,28 +289,7 @@ impl ClassSearcher {
             if start < *resume {
                 continue;
             }
-            let rest = hay.get(start..).unwrap_or_default();
-            let (word, _) = head(rest);
-            let fits = |id: &usize| {
-                self.patterns
-                    .get(*id)
-                    .filter(|p| rest.starts_with(p))
-                    .map(|p| (*id, p.len()))
-            };
-            // Longest first: a pattern of four or more bytes beats any
-            // shorter one at the same start.
-            let found = if rest.len() >= 4 {
-                self.heads.long(word).iter().find_map(fits)
-            } else {
-                None
-            };
-            let found = found.or_else(|| {
-                self.heads
-                    .short
-                    .iter()
-                    .filter(|&&(w, mask, _)| word & mask == w)
-                    .find_map(|(_, _, id)| fits(id))
-            });
+            let found = self.longest_at(hay.get(start..).unwrap_or_default());
             if let Some((id, len)) = found {
                 f(id, start, start + len);
                 *resume = start + len;
@@ -269,20 +302,23 @@ impl ClassSearcher {
     /// SAFETY: the CPU must support AVX-512 F, BW and VBMI.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-    unsafe fn scan<const N: usize>(&self, hay: &[u8], f: &mut impl FnMut(usize, usize, usize)) {
+    unsafe fn scan<const N: usize>(
+        &self,
+        hay: &[u8],
+        visit: &mut impl FnMut(usize, u64) -> ControlFlow<()>,
+    ) {
         use std::arch::x86_64::_mm512_test_epi8_mask;
 
         // SAFETY: the caller guarantees the CPU features.
         let tables = unsafe { x86::Tables::load(&self.tables) };
-        let mut resume = 0;
         let n = hay.len();
         let mut at = 0;
         while at + STEP + FINGERPRINT - 1 <= n {
             // SAFETY: at + 68 <= n, so every load is inside `hay`.
             let m = unsafe { tables.classify::<N>(hay.as_ptr().add(at)) };
             let nonzero = _mm512_test_epi8_mask(m, m);
-            if nonzero != 0 {
-                self.verify(hay, at, nonzero, &mut resume, f);
+            if nonzero != 0 && visit(at, nonzero).is_break() {
+                return;
             }
             at += STEP;
         }
@@ -304,8 +340,8 @@ impl ClassSearcher {
                 (1u64 << live) - 1
             };
             let nonzero = _mm512_test_epi8_mask(m, m) & keep;
-            if nonzero != 0 {
-                self.verify(hay, at + offset, nonzero, &mut resume, f);
+            if nonzero != 0 && visit(at + offset, nonzero).is_break() {
+                return;
             }
             offset += STEP;
         }

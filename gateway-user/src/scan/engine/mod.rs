@@ -1,16 +1,20 @@
-//! The literal engine: word literals (anchors) go into one packed (Teddy,
-//! SIMD) searcher over the ASCII-lowercased view, searched case-sensitively,
-//! with its buckets planned ([`plan`]) so that look-alike prefixes share
-//! them; markup literals (`<…`, `{…`, `[…`, `](`) go into a second packed
-//! searcher with two-byte fingerprints. A rule's regex then confirms each
-//! hit inside a narrow window around it.
+//! The literal engine: word literals (anchors) and markup literals (`<…`,
+//! `{…`, `[…`, `](`) go into two packed SIMD searchers over the
+//! ASCII-lowercased view, searched case-sensitively: the class searcher
+//! ([`classes`], AVX-512 VBMI) where the CPU has it, else aho-corasick's
+//! Teddy with its buckets planned ([`plan`]) so that look-alike prefixes
+//! share them. A rule's regex then confirms each hit inside a narrow window
+//! around it; where the regex's matches all start with one of a few short
+//! strings, the class searcher finds those in the window and the regex runs
+//! anchored there, which costs less than its own prefilter on a short
+//! window and finds the same matches.
 //!
-//! Teddy stays fast only with about twenty distinct four-byte prefixes, so
-//! the built-in rules share a small set of anchors chosen for prefixes that
-//! are rare in ordinary text (`gnor`, `ystem`, `xactly`). Secondary literals
-//! (common words that add evidence: `role`, `moral`, `sorry`) are searched
-//! by a second automaton, and only in a text where a phrasing rule has
-//! already confirmed: clean text never pays for them.
+//! The searchers stay fast only while candidates are rare, so the built-in
+//! rules share a small set of anchors chosen for prefixes that are rare in
+//! ordinary text (`gnor`, `ystem`, `xactly`). Secondary literals (common
+//! words that add evidence: `role`, `moral`, `sorry`) are searched by a
+//! second automaton, and only in a text where a phrasing rule has already
+//! confirmed: clean text never pays for them.
 
 mod classes;
 mod plan;
@@ -18,6 +22,10 @@ mod plan;
 mod tests;
 mod words;
 
+use std::ops::ControlFlow;
+
+use classes::ClassSearcher;
+use regex_automata::{Anchored, Input};
 use words::{Kind, Search, Words};
 
 use super::{
@@ -90,6 +98,9 @@ pub(crate) struct Engine {
     markup: Option<Words>,
     /// Secondary word literals, searched after a phrasing rule confirmed.
     secondary: Option<Words>,
+    /// Per rule, a searcher for what its confirm regex's matches start with
+    /// (the class searcher, where the CPU has it).
+    starts: Vec<Option<ClassSearcher>>,
 }
 
 /// Budget and triggers of one scan.
@@ -146,7 +157,20 @@ impl Engine {
                 .iter()
                 .map(|n| (n.to_string(), Owner::Comments)),
         );
+        let starts = rules
+            .iter()
+            .map(|rule| {
+                let literals = rule.confirm.as_ref()?.starts.as_ref()?;
+                if !class_search {
+                    return None;
+                }
+                let literals: Vec<&[u8]> = literals.iter().map(Vec::as_slice).collect();
+                let buckets = plan::class_buckets(&literals, classes::BUCKETS, 4);
+                ClassSearcher::new(&literals, &buckets, 4)
+            })
+            .collect();
         Ok(Self {
+            starts,
             // Measured on the benign corpus: four classified bytes beat
             // three (more candidates) and five (more work a step) for
             // words; markup is rare in prose, and two bytes a step are
@@ -278,7 +302,15 @@ impl Engine {
             {
                 continue;
             }
-            if let Some(hit) = confirm(rule, rule_index, lower, (start, end), (before, after)) {
+            let starts = self.starts.get(rule_index).and_then(Option::as_ref);
+            if let Some(hit) = confirm(
+                rule,
+                starts,
+                rule_index,
+                lower,
+                (start, end),
+                (before, after),
+            ) {
                 out.push(hit);
             }
         }
@@ -299,24 +331,43 @@ impl Engine {
 
 fn confirm(
     rule: &Rule,
+    starts: Option<&ClassSearcher>,
     index: usize,
     lower: &[u8],
     (start, end): (usize, usize),
     (before, after): (usize, usize),
 ) -> Option<Hit> {
-    let Some(regex) = &rule.confirm else {
+    let Some(confirm) = &rule.confirm else {
         return Some(Hit {
             rule: index,
             start,
             end,
         });
     };
+    let regex = &confirm.regex;
     let from = start.saturating_sub(before);
     let to = end.saturating_add(after).min(lower.len());
     let window = lower.get(from..to)?;
-    // Nearly every hit in clean text fails: `is_match` settles that in one
-    // forward pass, where `find` would also search back for the start.
-    if !regex.is_match(window) {
+    // Nearly every hit in clean text fails. Every match starts with one of
+    // the regex's start strings, so trying it anchored at each of them
+    // (found by the class searcher) is the same test as an unanchored
+    // search, without the regex's own prefilter start-up on a short window.
+    let matched = match starts {
+        Some(starts) => {
+            let mut matched = false;
+            starts.for_each_start(window, |at| {
+                let anchored = Input::new(window).range(at..).anchored(Anchored::Yes);
+                if regex.is_match(anchored) {
+                    matched = true;
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            });
+            matched
+        }
+        None => regex.is_match(window),
+    };
+    if !matched {
         return None;
     }
     let m = regex.find(window)?;
