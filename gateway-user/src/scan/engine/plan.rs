@@ -65,6 +65,29 @@ pub(super) enum Classes {
     Bytes,
 }
 
+/// `frequency` summed over the bytes sharing each low-six-bit class (the
+/// class searcher's table index).
+fn class_frequencies() -> &'static [f64; 64] {
+    static TABLE: std::sync::OnceLock<[f64; 64]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0.0; 64];
+        for b in 0..=255u8 {
+            t[usize::from(b % 64)] += frequency(b);
+        }
+        t
+    })
+}
+
+/// The indices of the set bits of `bits`.
+fn set_bits(mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits.checked_sub(1)?;
+        Some(i)
+    })
+    .take(64)
+}
+
 /// Estimated probability that a text position is a candidate for a bucket
 /// holding these prefixes (each `mask_len` bytes long).
 fn bucket_cost(prefixes: &[&[u8]], mask_len: usize, classes: Classes) -> f64 {
@@ -73,31 +96,22 @@ fn bucket_cost(prefixes: &[&[u8]], mask_len: usize, classes: Classes) -> f64 {
     }
     let mut p = 1.0;
     for k in 0..mask_len {
-        if classes == Classes::Bytes {
-            let mut seen = [false; 256];
-            for prefix in prefixes {
-                if let Some(&b) = prefix.get(k) {
-                    seen[usize::from(b)] = true;
-                }
+        let bytes = prefixes.iter().filter_map(|prefix| prefix.get(k).copied());
+        p *= match classes {
+            Classes::Bytes => {
+                let set = bytes.fold(0u64, |set, b| set | 1 << (b % 64));
+                let table = class_frequencies();
+                set_bits(set).filter_map(|c| table.get(c)).sum::<f64>()
             }
-            p *= (0..=255u8)
-                .filter(|&b| seen[usize::from(b)])
-                .map(frequency)
-                .sum::<f64>();
-            continue;
-        }
-        let (mut lo, mut hi) = (0u16, 0u16);
-        for prefix in prefixes {
-            if let Some(&b) = prefix.get(k) {
-                lo |= 1 << (b & 0xf);
-                hi |= 1 << (b >> 4);
+            Classes::Nybbles => {
+                let (lo, hi) = bytes.fold((0u64, 0u64), |(lo, hi), b| {
+                    (lo | 1 << (b & 0xf), hi | 1 << (b >> 4))
+                });
+                set_bits(lo)
+                    .flat_map(|l| set_bits(hi).map(move |h| frequency((h << 4 | l) as u8)))
+                    .sum::<f64>()
             }
-        }
-        let accepted: f64 = (0..=255u8)
-            .filter(|&b| lo & (1 << (b & 0xf)) != 0 && hi & (1 << (b >> 4)) != 0)
-            .map(frequency)
-            .sum();
-        p *= accepted;
+        };
     }
     p
 }
