@@ -322,28 +322,23 @@ impl ClassSearcher {
             }
             at += STEP;
         }
-        // The last (under 68) bytes, copied into a zero-padded buffer.
-        let rest = hay.get(at..).unwrap_or_default();
-        let mut padded = [0u8; 2 * STEP + FINGERPRINT];
-        if let Some(head) = padded.get_mut(..rest.len()) {
-            head.copy_from_slice(rest);
-        }
-        let mut offset = 0;
-        while offset < rest.len() {
-            // SAFETY: offset < 68, so offset <= 64 and offset + 68 <= 132,
-            // inside the 133-byte buffer.
-            let m = unsafe { tables.classify::<N>(padded.as_ptr().add(offset)) };
-            let live = rest.len() - offset;
+        // The last (under 68) bytes, read with masked loads: bytes past the
+        // end are neither read nor classified.
+        while at < n {
+            let live = n - at;
+            // SAFETY: `classify_tail` reads only the `live` bytes from `at`,
+            // which are inside `hay`.
+            let m = unsafe { tables.classify_tail::<N>(hay.as_ptr().add(at), live) };
             let keep = if live >= STEP {
                 u64::MAX
             } else {
                 (1u64 << live) - 1
             };
             let nonzero = _mm512_test_epi8_mask(m, m) & keep;
-            if nonzero != 0 && visit(at + offset, nonzero).is_break() {
+            if nonzero != 0 && visit(at, nonzero).is_break() {
                 return;
             }
-            offset += STEP;
+            at += STEP;
         }
     }
 }
@@ -367,10 +362,11 @@ fn head(bytes: &[u8]) -> (u32, u32) {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m512i, _mm512_and_si512, _mm512_loadu_si512, _mm512_permutexvar_epi8,
+        __m512i, _mm512_and_si512, _mm512_loadu_si512, _mm512_maskz_loadu_epi8,
+        _mm512_permutexvar_epi8,
     };
 
-    use super::{ENTRIES, FINGERPRINT};
+    use super::{ENTRIES, FINGERPRINT, STEP};
 
     /// The class tables in registers, one per offset.
     pub(super) struct Tables {
@@ -400,6 +396,37 @@ mod x86 {
                 let mut m = _mm512_permutexvar_epi8(_mm512_loadu_si512(p.cast()), self.tables[0]);
                 for k in 1..N.min(FINGERPRINT) {
                     let bytes = _mm512_loadu_si512(p.add(k).cast());
+                    m = _mm512_and_si512(m, _mm512_permutexvar_epi8(bytes, self.tables[k]));
+                }
+                m
+            }
+        }
+
+        /// [`Tables::classify`] where only the `live` bytes from `p` may be
+        /// read: the rest load as zero (AVX-512 masked loads do not touch
+        /// masked-off bytes), so no candidate reaches past them.
+        ///
+        /// SAFETY: the CPU must support AVX-512 F, BW and VBMI, and
+        /// `p .. p + live` must be readable.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+        #[inline]
+        pub(super) unsafe fn classify_tail<const N: usize>(
+            &self,
+            p: *const u8,
+            live: usize,
+        ) -> __m512i {
+            let mask = |k: usize| match live.saturating_sub(k) {
+                n if n >= STEP => u64::MAX,
+                n => (1u64 << n) - 1,
+            };
+            // SAFETY: each load reads only bytes below `p + live`.
+            unsafe {
+                let mut m = _mm512_permutexvar_epi8(
+                    _mm512_maskz_loadu_epi8(mask(0), p.cast()),
+                    self.tables[0],
+                );
+                for k in 1..N.min(FINGERPRINT) {
+                    let bytes = _mm512_maskz_loadu_epi8(mask(k), p.add(k).cast());
                     m = _mm512_and_si512(m, _mm512_permutexvar_epi8(bytes, self.tables[k]));
                 }
                 m
