@@ -176,9 +176,11 @@ impl ScannerBuilder {
         self
     }
 
-    /// Whether word literals may use the class searcher where the CPU has
-    /// AVX-512 VBMI (the default). `false` keeps aho-corasick's Teddy: for
-    /// tests and benchmarks that compare the two. Matches are the same.
+    /// Whether the literal searches (anchors, markup, confirm start
+    /// strings) may use the class searcher where the CPU has AVX-512 VBMI
+    /// (the default). `false` keeps aho-corasick's Teddy and the regexes'
+    /// own search: for tests and benchmarks that compare the two. Findings
+    /// are the same.
     pub fn class_search(mut self, enabled: bool) -> Self {
         self.class_search = enabled;
         self

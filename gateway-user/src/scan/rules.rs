@@ -321,7 +321,6 @@ fn compile(spec: RuleSpec, origin: &str) -> Result<Rule, ScanError> {
     })
 }
 
-/// Validates one literal and resolves its window (the rule's by default).
 /// Compiles a confirm regex, in ASCII (`unicode == false`) or Unicode mode.
 fn confirm_regex(src: &str, unicode: bool) -> Result<Confirm, String> {
     let hir = regex_syntax::ParserBuilder::new()
@@ -356,6 +355,7 @@ fn match_starts(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     Some(starts)
 }
 
+/// Validates one literal and resolves its window (the rule's by default).
 fn anchor(spec: &LiteralSpec, before: usize, after: usize) -> Result<Anchor, String> {
     let full = spec.text();
     let (lit, word_end) = split_boundary(full);

@@ -117,8 +117,9 @@ fn is_markup(lit: &str) -> bool {
 }
 
 impl Engine {
-    /// `class_search`: whether word literals may use the class searcher
-    /// (where the CPU has AVX-512 VBMI); otherwise aho-corasick's Teddy.
+    /// `class_search`: whether the word and markup literals and the confirm
+    /// start strings may use the class searcher (where the CPU has AVX-512
+    /// VBMI); otherwise aho-corasick's Teddy and the regexes' own search.
     pub fn new(rules: Vec<Rule>, class_search: bool) -> Result<Self, ScanError> {
         let mut words: Vec<(String, Owner)> = Vec::new();
         let mut markup: Vec<(String, Owner)> = Vec::new();
@@ -161,12 +162,10 @@ impl Engine {
             .iter()
             .map(|rule| {
                 let literals = rule.confirm.as_ref()?.starts.as_ref()?;
-                if !class_search {
-                    return None;
-                }
                 let literals: Vec<&[u8]> = literals.iter().map(Vec::as_slice).collect();
-                let buckets = plan::class_buckets(&literals, classes::BUCKETS, 4);
-                ClassSearcher::new(&literals, &buckets, 4)
+                class_search
+                    .then(|| words::planned_class_searcher(&literals, 4))
+                    .flatten()
             })
             .collect();
         Ok(Self {
@@ -370,8 +369,11 @@ fn confirm(
     if !matched {
         return None;
     }
-    let m = regex.find(window)?;
-    let (ms, me) = (from + m.start(), from + m.end());
+    // A match exists; should `find` disagree, the hit still stands on its
+    // own span (fail secure: never drop a confirmed hit).
+    let (ms, me) = regex
+        .find(window)
+        .map_or((start, end), |m| (from + m.start(), from + m.end()));
     Some(Hit {
         rule: index,
         start: ms.min(start),

@@ -124,6 +124,16 @@ impl Words {
     }
 }
 
+/// A class searcher for `patterns` with planned buckets, classifying up to
+/// `fingerprint` bytes; `None` where the CPU lacks AVX-512 VBMI.
+pub(super) fn planned_class_searcher(
+    patterns: &[&[u8]],
+    fingerprint: usize,
+) -> Option<ClassSearcher> {
+    let buckets = plan::class_buckets(patterns, super::classes::BUCKETS, fingerprint);
+    ClassSearcher::new(patterns, &buckets, fingerprint)
+}
+
 /// Patterns with their owners; a pattern also owns the rules of every
 /// other pattern it contains (the searchers report one match per position).
 fn patterns(entries: &[(String, Owner)]) -> (Vec<String>, Vec<Vec<Owner>>) {
