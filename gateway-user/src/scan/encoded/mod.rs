@@ -8,6 +8,7 @@
 //! blocks it cannot clear are classified, and a block wholly inside an
 //! alphabet is grown to its run and decoded.
 
+mod alphabet;
 mod base;
 mod screen;
 #[cfg(test)]
@@ -15,6 +16,8 @@ mod tests;
 mod uu;
 
 use std::ops::ControlFlow;
+
+use alphabet::{A85_BIT, ALPHABETS, MORSE_BIT, UU_BIT, block_classes, grow};
 
 use super::spelled;
 
@@ -62,40 +65,6 @@ pub(crate) struct Blob {
     pub start: usize,
     pub end: usize,
     pub plain: String,
-}
-
-const B64_BIT: u8 = 1;
-const A85_BIT: u8 = 2;
-const MORSE_BIT: u8 = 4;
-const UU_BIT: u8 = 8;
-/// The order alphabets are tried in when a block belongs to several.
-const ALPHABETS: [u8; 4] = [B64_BIT, A85_BIT, MORSE_BIT, UU_BIT];
-
-/// Per byte: which blob alphabets it belongs to.
-static CLASSES: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_') {
-            t[i] |= B64_BIT;
-        }
-        if matches!(b, b'!'..=b'u' | b'z') {
-            t[i] |= A85_BIT;
-        }
-        if matches!(b, b'.' | b'-' | b' ' | b'/') {
-            t[i] |= MORSE_BIT;
-        }
-        if matches!(b, b' '..=b'`') {
-            t[i] |= UU_BIT;
-        }
-        i += 1;
-    }
-    t
-};
-
-fn member(bit: u8) -> impl Fn(&u8) -> bool {
-    move |&b| CLASSES[usize::from(b)] & bit != 0
 }
 
 /// Finds and decodes blobs in `text`; only plaintexts that look like text
@@ -164,18 +133,7 @@ impl Walk {
         let Some(block) = bytes.get(at..).and_then(<[u8]>::first_chunk::<STRIDE>) else {
             return;
         };
-        let mut classes = block
-            .iter()
-            .fold(0xFF, |acc, &b| acc & CLASSES[usize::from(b)]);
-        // uuencoded blanks are zeros, not text (and a blank run would try
-        // every column as a length character); Ascii85's alphabet takes in
-        // URLs and paths, its text does not.
-        if block.iter().all(|&b| b == b' ') {
-            classes &= !UU_BIT;
-        }
-        if classes & A85_BIT != 0 && !base::ascii85_leads_like_text(block) {
-            classes &= !A85_BIT;
-        }
+        let classes = block_classes(block);
         for (bit, grown) in ALPHABETS.into_iter().zip(self.grown.iter_mut()) {
             if classes & bit == 0 || at < *grown {
                 continue;
@@ -198,22 +156,6 @@ impl Walk {
             }
         }
     }
-}
-
-/// The maximal run of `bit` bytes around `at`, at most `MAX_BLOB` either way.
-fn grow(bytes: &[u8], at: usize, bit: u8) -> (usize, usize) {
-    let inside = member(bit);
-    let floor = at.saturating_sub(MAX_BLOB);
-    let mut start = at;
-    while start > floor && bytes.get(start - 1).is_some_and(&inside) {
-        start -= 1;
-    }
-    let ceil = at.saturating_add(MAX_BLOB).min(bytes.len());
-    let mut end = at;
-    while end < ceil && bytes.get(end).is_some_and(&inside) {
-        end += 1;
-    }
-    (start, end)
 }
 
 fn decode_run(run: &str, offset: usize, bit: u8) -> Option<Blob> {

@@ -11,7 +11,7 @@
 
 use std::ops::{ControlFlow, Range};
 
-use super::{MIN_BLOB, STRIDE};
+use super::{MIN_BLOB, STRIDE, alphabet};
 
 /// Sample spacing: every run of `MIN_BLOB` bytes holds a whole word
 /// starting at a multiple of `SAMPLE` (`MIN_BLOB - 8 + 1` start points).
@@ -123,6 +123,12 @@ fn region(bytes: &[u8], q: usize, w: u64) -> Option<Range<usize>> {
     let dense = not_dense(w) || (not_dense(left) && not_dense(right));
     let spaced = not_spaced(w) || (not_spaced(left) && not_spaced(right));
     if dense && spaced {
+        return None;
+    }
+    // Every block `blocks_near` could return starts in this range: if
+    // none of them could start a blob (a URL, a path), the walk would
+    // find nothing here.
+    if !alphabet::may_start_blob(bytes, q.saturating_sub(SAMPLE)..q + STRIDE) {
         return None;
     }
     blocks_near(bytes, q, dense, spaced)
