@@ -66,13 +66,14 @@ pub(super) fn block_classes(block: &[u8; STRIDE]) -> u8 {
 /// Whether the walk could start a blob from an aligned block starting in
 /// `starts` (and wholly inside `bytes`): whether such a block has a class
 /// whose run around it, grown as the walk grows it, holds `MIN_BLOB`
-/// bytes. `starts` must span at most 48 bytes. Never false where the walk
+/// bytes (the screen asks about 40 at a time). Never false where the walk
 /// would decode a run; true in a few cases it would not (runs that leave
 /// the one load of the fast path).
 pub(super) fn may_start_blob(bytes: &[u8], starts: Range<usize>) -> bool {
-    debug_assert!(starts.len() <= 48);
+    // A longer range would hold blocks past the fast path's one load: the
+    // exact walk answers for it instead (never a false "no").
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw") {
+    if starts.len() <= 48 && std::arch::is_x86_feature_detected!("avx512bw") {
         // SAFETY: the CPU supports AVX-512 BW (and F, which BW implies).
         return unsafe { x86::may_start_blob(bytes, starts) };
     }
@@ -157,13 +158,15 @@ mod x86 {
             0 => 0,
             _ => 64 - below.leading_zeros() as usize,
         };
-        let above = gaps.checked_shr((at + STRIDE) as u32).unwrap_or(0) << (at + STRIDE);
+        let above = gaps & u64::MAX.checked_shl((at + STRIDE) as u32).unwrap_or(0);
         if above == 0 {
             return true;
         }
         above.trailing_zeros() as usize - start >= MIN_BLOB
     }
 
+    /// `starts` spans at most 48 bytes, so its blocks lie in the one load.
+    ///
     /// SAFETY: the CPU must support AVX-512 F and BW.
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) unsafe fn may_start_blob(bytes: &[u8], starts: Range<usize>) -> bool {
@@ -267,7 +270,7 @@ mod tests {
         let (mut kept, mut extra, mut cleared) = (0, 0, 0);
         for text in texts() {
             for lo in 0..=text.len() {
-                for span in [1, 16, 17, 40, 48] {
+                for span in [1, 16, 17, 40, 48, 64, 100] {
                     let starts = lo..lo + span;
                     let exact = may_start_blob_scalar(&text, starts.clone());
                     let fast = may_start_blob(&text, starts.clone());
