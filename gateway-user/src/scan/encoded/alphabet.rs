@@ -89,8 +89,10 @@ fn may_start_blob_scalar(bytes: &[u8], starts: Range<usize>) -> bool {
         };
         let classes = block_classes(block);
         let long = |&bit: &u8| {
-            let (start, end) = grow(bytes, at, bit);
-            classes & bit != 0 && end - start >= MIN_BLOB
+            classes & bit != 0 && {
+                let (start, end) = grow(bytes, at, bit);
+                end - start >= MIN_BLOB
+            }
         };
         if ALPHABETS.iter().any(long) {
             return true;
