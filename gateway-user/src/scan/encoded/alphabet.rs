@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use super::{MAX_BLOB, MIN_BLOB, STRIDE, base};
 
-pub(super) const B64_BIT: u8 = 1;
+const B64_BIT: u8 = 1;
 pub(super) const A85_BIT: u8 = 2;
 pub(super) const MORSE_BIT: u8 = 4;
 pub(super) const UU_BIT: u8 = 8;
@@ -41,7 +41,7 @@ static CLASSES: [u8; 256] = {
     t
 };
 
-pub(super) fn member(bit: u8) -> impl Fn(&u8) -> bool {
+fn member(bit: u8) -> impl Fn(&u8) -> bool {
     move |&b| CLASSES[usize::from(b)] & bit != 0
 }
 
